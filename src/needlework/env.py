@@ -1,0 +1,21 @@
+"""Process environment every job of the workflow gets (STACK.md: without these, an accidental hub lookup
+retries for 20-50 s before failing)."""
+from __future__ import annotations
+
+import os
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_env() -> None:
+    """Set the offline variables unless the user set them (e.g. HF_HUB_OFFLINE=0 to load wiki_bio online)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,1 @@
+"""Needle labels: the schema, the infobox parser and LLM labeling."""

@@ -1,0 +1,70 @@
+"""Result paths [contract]: `results/<stage>/<readable-name>-<short hash of the config it depends on>`.
+
+Each stage's key hashes its own config subtree together with its upstream keys, so two sweeps never
+overwrite each other and an upstream step shared by several combinations is computed once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from needlework.config import fingerprint, model_config
+
+# Train keys that do not change the trained weights (only the cost estimate / the launcher).
+_TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd", "num_processes")
+
+
+class Paths:
+    """Every output location of one composed experiment."""
+
+    def __init__(self, cfg: dict[str, Any]):
+        self.cfg = cfg
+        root = Path(cfg["results_dir"])
+        self.root = root
+        seed = cfg["seed"]
+        data, needles, model, context = cfg["data"], cfg["needles"], cfg["model"], cfg["context"]
+        labeler = {k: v for k, v in cfg["labeler"].items() if k != "compare_with"}
+
+        self.k_corpus = fingerprint(data, seed)
+        self.k_needles = fingerprint(self.k_corpus, needles)
+        self.k_labels = fingerprint(self.k_needles, labeler)
+        # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
+        self.k_model = fingerprint(model, seed, self.k_needles if model["path"] is None else None)
+        self.k_train_hay = fingerprint(self.k_labels, self.k_model, context["train_lengths"],
+                                       context["train_examples"], seed)
+        self.k_eval_hay = fingerprint(self.k_labels, self.k_model, context["lengths"], context["depths"],
+                                      context["needles_per_cell"], seed)
+        train = {k: v for k, v in cfg["train"].items() if k not in _TRAIN_KEYS_NOT_IN_HASH}
+        self.k_train = fingerprint(self.k_train_hay, self.k_model, cfg["lora"], train, seed)
+
+        name = model["name"]
+        self.corpus_dir = root / "corpus" / f"{data['source']}-{self.k_corpus}"
+        self.needles_dir = root / "needles" / f"{data['source']}-{self.k_needles}"
+        self.labels_dir = root / "labels" / f"{cfg['labeler']['kind']}-{self.k_labels}"
+        self.model_dir = root / "models" / f"{name}-{self.k_model}"
+        self.train_hay_dir = root / "haystacks" / f"train-{name}-{self.k_train_hay}"
+        self.eval_hay_dir = root / "haystacks" / f"eval-{name}-{self.k_eval_hay}"
+        lora = cfg["lora"]
+        adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"
+        self.train_dir = root / "train" / f"{name}-{adapter}-{self.k_train}"
+        self.report_dir = root / "report" / cfg["name"]
+        self.tracking_db = root / "mlflow.db"
+
+    @property
+    def builds_model(self) -> bool:
+        """True when the experiment's model is built by the workflow (the offline tiny Llama)."""
+        return self.cfg["model"]["path"] is None
+
+    def labels_dir_for(self, labeler_cfg: dict[str, Any]) -> Path:
+        """Labels of the same needles by another labeler (for the agreement table)."""
+        labeler = {k: v for k, v in labeler_cfg.items() if k != "compare_with"}
+        return self.root / "labels" / f"{labeler_cfg['kind']}-{fingerprint(self.k_needles, labeler)}"
+
+    def eval_key(self, model_name: str) -> str:
+        """Readable name + hash of what an evaluated model's predictions depend on."""
+        mcfg = model_config(self.cfg, model_name)
+        upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
+        return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, self.cfg['eval']['max_new_tokens'])}"
+
+    def eval_dir(self, model_name: str) -> Path:
+        return self.root / "evaluate" / self.eval_key(model_name)

@@ -1,0 +1,135 @@
+"""Data-half steps: corpus -> needles -> labels (+ agreement) -> training and evaluation haystacks."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from needlework import tracking
+from needlework.io import InputError, read_jsonl, write_json, write_jsonl
+from needlework.stages.runtime import timer
+
+log = logging.getLogger("needlework")
+
+
+def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_stats: str) -> dict[str, Any]:
+    """Read the configured source, drop non-persons, anonymize; the name mapping goes to a separate audit file."""
+    from needlework.corpus.build import build_corpus
+
+    with tracking.stage_run(cfg, "corpus", Path(out_corpus).parent.name, {"data": cfg["data"]}) as run:
+        with timer() as t:
+            records, audit, stats = build_corpus(cfg["data"], cfg["seed"])
+            write_jsonl(out_corpus, records)
+            write_jsonl(out_audit, audit)  # original -> new names: an audit trail, never part of the corpus
+        stats = {**stats, "seconds": t["seconds"]}
+        write_json(out_stats, stats)
+        log.info("corpus: read %s, kept %s, dropped %s", stats.get("read"), stats.get("kept"), stats.get("dropped"))
+        run.log_metrics(stats)
+        run.log_artifact(out_stats)
+    return stats
+
+
+def needles(cfg: dict[str, Any], corpus_jsonl: str, out_needles: str, out_stats: str) -> dict[str, Any]:
+    """Choose disjoint training and evaluation needles (persons, within the length band)."""
+    from needlework.corpus.needles import select_needles
+
+    n = cfg["needles"]
+    with tracking.stage_run(cfg, "needles", Path(out_needles).parent.name, {"needles": n}) as run:
+        chosen, stats = select_needles(list(read_jsonl(corpus_jsonl)), n["n_train"], n["n_eval"],
+                                       n["min_words"], n["max_words"], cfg["seed"])
+        write_jsonl(out_needles, chosen)
+        write_json(out_stats, stats)
+        log.info("needles: %s", stats)
+        run.log_metrics(stats)
+    return stats
+
+
+def load_needles(corpus_jsonl: str, needles_jsonl: str) -> list[dict[str, Any]]:
+    """Needle records (corpus record + "split"), in the order of the needles file."""
+    split = {row["id"]: row["split"] for row in read_jsonl(needles_jsonl)}
+    by_id = {rec["id"]: rec for rec in read_jsonl(corpus_jsonl) if rec["id"] in split}
+    return [{**by_id[i], "split": s} for i, s in split.items()]
+
+
+def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, needles_jsonl: str,
+           out_labels: str, out_stats: str, cache_path: str) -> dict[str, Any]:
+    """Label every needle with the configured labeler (infobox | field | openai)."""
+    needle_records = load_needles(corpus_jsonl, needles_jsonl)
+    key = Path(out_labels).parent.name
+    with tracking.stage_run(cfg, "labels", key, {"labeler": labeler}) as run:
+        with timer() as t:
+            if labeler["kind"] == "infobox":
+                from needlework.labels.infobox import label_needles
+
+                rows, extra = label_needles(needle_records), {}
+            elif labeler["kind"] == "field":
+                rows, extra = _field_labels(needle_records, cfg), {}
+            else:
+                from needlework.labels.llm_labeler import label_with_llm
+
+                rows, extra = label_with_llm(needle_records, labeler, Path(cache_path))
+            write_jsonl(out_labels, sorted(rows, key=lambda r: r["id"]))
+        failures = sum(1 for r in rows if r.get("error"))
+        stats = {"needles": len(rows), "labeled": len(rows) - failures, "failures": failures,
+                 "seconds": t["seconds"], **extra}
+        write_json(out_stats, stats)
+        log.info("labels (%s): %s", labeler["kind"], stats)
+        run.log_metrics(stats)
+        run.log_artifact(out_labels)
+    return stats
+
+
+def _field_labels(needle_records: list[dict[str, Any]], cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    if not cfg["data"].get("label_field"):
+        raise InputError("config key data.label_field: labeler=field needs labels in the source "
+                         "(set data.label_field to the field that holds them)")
+    return [{"id": r["id"], "label": r.get("label"), "error": None if r.get("label") else "no label in source"}
+            for r in needle_records]
+
+
+def agreement(cfg: dict[str, Any], labels_a: str, labels_b: str, name_a: str, name_b: str,
+              out_table: str, out_examples: str) -> None:
+    """Per-field agreement of two labelers on the same needles (how the published work found noisy labels)."""
+    from needlework.labels.agreement import agreement_table, disagreements, write_agreement
+
+    a, b = list(read_jsonl(labels_a)), list(read_jsonl(labels_b))
+    with tracking.stage_run(cfg, "agreement", Path(out_table).parent.name, {"a": name_a, "b": name_b}) as run:
+        table = agreement_table(a, b, name_a, name_b)
+        write_agreement(table, out_table)
+        write_agreement(disagreements(a, b, name_a, name_b), out_examples)
+        log.info("agreement %s vs %s:\n%s", name_a, name_b, table.to_string(index=False))
+        run.log_artifact(out_table)
+
+
+def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl: str, labels_jsonl: str,
+              tokenizer_dir: str | None, out_dir: str) -> dict[str, Any]:
+    """Token-exact haystacks for the experiment model's tokenizer: the training set or the evaluation grid."""
+    from needlework import haystack, haystack_export
+    from needlework.models import load_tokenizer
+
+    tokenizer = load_tokenizer(dict(cfg["model"], path=tokenizer_dir or cfg["model"]["path"]))
+    needle_records = load_needles(corpus_jsonl, needles_jsonl)
+    label_of = {r["id"]: r["label"] for r in read_jsonl(labels_jsonl) if not r.get("error")}
+    eval_ids = {r["id"] for r in needle_records if r["split"] == "eval"}
+    chosen = [dict(r, label=label_of[r["id"]]) for r in needle_records if r["split"] == split and r["id"] in label_of]
+    if not chosen:
+        raise InputError(f"{labels_jsonl}: no labeled {split} needles (see the labels step's log)")
+    # No evaluation needle ever appears in a training haystack, nor as a distractor of the grid.
+    pool = [r for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    ctx, seed = cfg["context"], cfg["seed"]
+    key = Path(out_dir).name
+    params = {"context": ctx, "split": split, "tokenizer": tokenizer.name_or_path}
+    with tracking.stage_run(cfg, f"haystacks_{split}", key, params) as run, timer() as t:
+        if split == "train":
+            records = haystack.build_train(chosen, pool, tokenizer, ctx["train_lengths"], ctx["train_examples"], seed)
+        else:
+            records = haystack.build_eval(chosen, pool, tokenizer, ctx["lengths"], ctx["depths"],
+                                          ctx["needles_per_cell"], seed)
+        stats = haystack_export.export(records, split, out_dir)
+    stats = {**stats, "seconds": t["seconds"]}
+    write_json(Path(out_dir) / "stats.json", stats)
+    log.info("haystacks %s: %d records in %.1fs", split, len(records), t["seconds"])
+    run.log_metrics(stats)
+    run.log_artifact(Path(out_dir) / "stats.png")
+    run.log_artifact(Path(out_dir) / "stats.json")
+    return stats

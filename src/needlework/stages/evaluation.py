@@ -1,0 +1,75 @@
+"""Evaluation steps: a model answers the grid (saved as answers arrive), scored per cell; the majority baseline."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from needlework import tracking
+from needlework.config import model_config
+from needlework.io import read_jsonl
+from needlework.stages.runtime import timer
+
+log = logging.getLogger("needlework")
+
+
+def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None,
+                 cache: str):
+    """The generation backend for one evaluated model: an OpenAI-compatible endpoint or a local HF model."""
+    if mcfg["backend"] == "openai":
+        from needlework.evaluate.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(mcfg, Path(cache))
+    from needlework.evaluate.hf_backend import HFBackend
+    from needlework.models import load_model, load_tokenizer
+
+    local = dict(mcfg, path=str(Path(model_dir).resolve()) if model_dir else mcfg["path"])
+    model = load_model(local, adapter_dir=adapter_dir)
+    tokenizer = load_tokenizer(local)
+    return HFBackend(model, tokenizer, batch_size=cfg["eval"]["batch_size"],
+                     max_new_tokens=cfg["eval"]["max_new_tokens"])
+
+
+def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: str | None,
+             adapter_dir: str | None, out_predictions: str, out_cells: str, cache: str, threads: int = 1) -> None:
+    from needlework.evaluate.grid import run_predictions
+    from needlework.evaluate.scoring import cells, write_cells
+
+    mcfg = model_config(cfg, model_name)
+    records = list(read_jsonl(grid_jsonl))
+    key = Path(out_cells).parent.name
+    with tracking.stage_run(cfg, "evaluate", key, {"model": mcfg, "eval": cfg["eval"]}) as run:
+        if mcfg["backend"] == "hf":
+            import torch
+
+            torch.set_num_threads(max(1, threads))
+        with timer() as t:
+            backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache)
+            predictions = run_predictions(backend, records, Path(out_predictions), Path(cache))
+        table = cells(predictions, model_name)
+        write_cells(table, out_cells)
+        n = len(predictions)
+        metrics = {
+            "accuracy": float((table["accuracy"] * table["n"]).sum() / max(table["n"].sum(), 1)),
+            "parse_failures": int(table["parse_failures"].sum()),
+            "queries": n,
+            "seconds": t["seconds"],
+            "queries_per_s": n / max(t["seconds"], 1e-9),
+            "input_tokens": sum(p.get("input_tokens") or 0 for p in predictions),
+            "output_tokens": sum(p.get("output_tokens") or 0 for p in predictions),
+        }
+        log.info("%s: %s", model_name, metrics)
+        run.log_metrics(metrics)
+        run.log_artifact(out_cells)
+
+
+def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_jsonl: str, out_cells: str) -> None:
+    """Cells of the majority-class answer (per field, the most frequent training label)."""
+    from needlework.evaluate.baseline import majority_cells
+    from needlework.evaluate.scoring import write_cells
+
+    train_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "train"}
+    train_labels = [r["label"] for r in read_jsonl(labels_jsonl) if r["id"] in train_ids and not r.get("error")]
+    table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels)
+    write_cells(table, out_cells)
+    log.info("majority baseline accuracy %.3f", float(table["accuracy"].mean()))

@@ -1,0 +1,81 @@
+"""Model-half steps: build the tiny model, fine-tune (LoRA / QLoRA / full, RoPE scaling beyond native)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from needlework import tracking
+from needlework.io import read_jsonl, write_json
+from needlework.stages.runtime import timer
+
+log = logging.getLogger("needlework")
+
+
+def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, out_dir: str) -> None:
+    """Train a BPE tokenizer on the training corpus (evaluation needles held out) and build the tiny Llama."""
+    from needlework.models import build_tiny
+    from needlework.tokenizer import train_tokenizer
+
+    model = cfg["model"]
+    eval_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "eval"}
+    texts = [r["text"] for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    with tracking.stage_run(cfg, "model", Path(out_dir).name, {"model": model}) as run, \
+            tempfile.TemporaryDirectory() as tok_dir:
+        with timer() as t:
+            tokenizer = train_tokenizer(texts, vocab_size=model["build"]["vocab_size"])
+            tokenizer.save_pretrained(tok_dir)
+            build_tiny(Path(tok_dir), model["build"], model["native_context"], cfg["seed"], Path(out_dir))
+        log.info("built %s (vocab %d) in %.1fs from %d training texts", out_dir, len(tokenizer), t["seconds"],
+                 len(texts))
+        run.log_metrics({"vocab_size": len(tokenizer), "tokenizer_texts": len(texts), "seconds": t["seconds"]})
+
+
+def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkpoints: str, adapter_out: str,
+             metrics_out: str, threads: int = 1) -> dict[str, Any]:
+    """Fine-tune on the training haystacks; the Trainer logs loss/lr/throughput into this step's MLflow run."""
+    from needlework import train
+
+    train_dir = Path(adapter_out).parent
+    assert Path(checkpoints).parent == train_dir, "checkpoints and adapter live in the same training directory"
+    model = dict(cfg["model"], path=str(Path(base_dir).resolve()) if base_dir else cfg["model"]["path"])
+    params = {"model": model, "lora": cfg["lora"], "train": cfg["train"]}
+    n_proc = cfg["train"].get("num_processes", 1)
+    with tracking.stage_run(cfg, "train", train_dir.name, params) as run:
+        if n_proc > 1:
+            result = _launch_distributed(cfg, model, train_jsonl, train_dir, n_proc, run.run_id)
+        else:
+            import torch
+
+            torch.set_num_threads(max(1, threads))
+            result = train.finetune(model, cfg["lora"], cfg["train"], Path(train_jsonl), train_dir,
+                                    seed=cfg["seed"], report_to=tracking.hf_report_to(cfg))
+        hours = result["train_tokens"] / max(result["tokens_per_s"], 1e-9) / 3600
+        n_gpus = n_proc if model["path"] else 0
+        result = {**result, "gpu_hours": round(hours * max(n_gpus, 1), 4),
+                  "train_cost_usd": round(hours * max(n_gpus, 1) * cfg["train"].get("gpu_hour_usd", 0.0), 4)}
+        write_json(metrics_out, result)
+        log.info("training: %s", json.dumps(result))
+        run.log_metrics({k: v for k, v in result.items() if k != "rope"})
+        run.log_dict({"rope": result.get("rope")}, "rope_scaling.json")
+        run.log_artifact(adapter_out, "adapter")
+    return result
+
+
+def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl: str, train_dir: Path,
+                        n_proc: int, run_id: str | None) -> dict[str, Any]:
+    """Run the same training under `accelerate launch` on `n_proc` GPUs; rank 0 writes the result file."""
+    job = train_dir / "job.json"
+    write_json(job, {"model": model, "lora": cfg["lora"], "train": cfg["train"], "train_jsonl": str(train_jsonl),
+                     "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg)})
+    env = dict(os.environ, **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(n_proc),
+           "-m", "needlework.train", str(job)]
+    log.info("launching: %s", " ".join(cmd))
+    subprocess.run(cmd, check=True, env=env)
+    return json.loads((train_dir / "result.json").read_text())

@@ -1,0 +1,139 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+One MLflow experiment per `name` (experiment config); every workflow step opens a run tagged with its stage
+and result key, logs its config subtree as params, its metrics, and its small outputs as artifacts.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_PACKAGES = ("needlework", "torch", "transformers", "trl", "peft", "datasets", "tokenizers", "snakemake",
+             "hydra-core", "mlflow", "openai")
+
+
+def tracking_uri(cfg: dict[str, Any]) -> str | None:
+    """The configured URI; by default a SQLite file under results_dir (absolute, so any cwd works)."""
+    tracking = cfg.get("tracking", {})
+    if not tracking.get("enabled", True):
+        return None
+    if tracking.get("uri"):
+        return tracking["uri"]
+    return f"sqlite:///{(Path(cfg['results_dir']) / 'mlflow.db').resolve()}"
+
+
+def init(cfg: dict[str, Any]) -> None:
+    """Create the tracking DB and the experiment once, before parallel jobs (concurrent first writers corrupt a
+    fresh SQLite DB, STACK.md §4)."""
+    uri = tracking_uri(cfg)
+    if uri is None:
+        return
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(cfg["name"]) is None:
+        mlflow.create_experiment(cfg["name"])
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested config -> {"a.b.c": value} (lists kept as their string form)."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def environment_tags() -> dict[str, str]:
+    """Versions of the stack and the git commit: what a rerun needs to reproduce a number."""
+    tags = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            tags[f"version.{pkg}"] = metadata.version(pkg)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout
+        if commit.strip():
+            tags["git_commit"] = commit.strip()
+    return tags
+
+
+class StageRun:
+    """What a step records; a no-op when tracking is disabled."""
+
+    def __init__(self, run: Any | None):
+        self._run = run
+
+    @property
+    def active(self) -> bool:
+        return self._run is not None
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run.info.run_id if self._run else None
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if not self._run:
+            return
+        import mlflow
+
+        numeric = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, int | float) and v == v}
+        if numeric:
+            mlflow.log_metrics(numeric, step=step)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if not self._run:
+            return
+        import mlflow
+
+        mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if not self._run:
+            return
+        import mlflow
+
+        path = Path(path)
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=artifact_path or path.name)
+        elif path.exists():
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+    def log_dict(self, obj: dict[str, Any], name: str) -> None:
+        if not self._run:
+            return
+        import mlflow
+
+        mlflow.log_dict(obj, name)
+
+
+@contextlib.contextmanager
+def stage_run(cfg: dict[str, Any], stage: str, key: str, params: dict[str, Any]) -> Iterator[StageRun]:
+    """Open the MLflow run of one workflow step (tags: stage, key, experiment; params: its config subtree)."""
+    uri = tracking_uri(cfg)
+    if uri is None:
+        yield StageRun(None)
+        return
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # the HF Trainer's MLflow callback reads it
+    mlflow.set_experiment(cfg["name"])
+    tags = {"stage": stage, "key": key, "experiment": cfg["name"], "seed": str(cfg["seed"]), **environment_tags()}
+    with mlflow.start_run(run_name=f"{stage}:{key}", tags=tags) as run:
+        recorder = StageRun(run)
+        recorder.log_params({"seed": cfg["seed"], **params})
+        yield recorder
+
+
+def hf_report_to(cfg: dict[str, Any]) -> str:
+    """`report_to` for the HF Trainer: it logs loss/lr/throughput into the step's active run."""
+    return "mlflow" if tracking_uri(cfg) else "none"

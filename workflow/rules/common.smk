@@ -1,0 +1,76 @@
+# Helpers only (no rules): compose and validate the configuration, name every output, list targets.
+import sys
+from pathlib import Path
+
+from needlework.config import ConfigError, compose, group_config, model_config
+from needlework.env import apply_offline_env
+from needlework.paths import Paths
+from needlework.stages.preflight import check_before_run
+
+apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to reach the hub)
+
+try:
+    CFG = compose(config.get("overrides", ""), config_dir=Path(workflow.basedir) / "conf")
+    P = Paths(CFG)
+    COMPARE = CFG["labeler"]["compare_with"]
+    OTHER_LABELER = group_config(CFG, "labeler", COMPARE, "labeler.compare_with") if COMPARE else None
+    EVAL_MODELS = {P.eval_key(m): m for m in CFG["eval"]["models"]}
+except ConfigError as exc:
+    sys.exit(f"needlework: {exc}")
+config["cfg"] = CFG  # scripts read the resolved config from snakemake.config["cfg"]
+
+R = P.root
+ENV = "../../envs/needlework.yaml"  # conda envs for --use-conda (paths relative to workflow/rules)
+GPU_ENV = "../../envs/needlework-gpu.yaml"
+LOGS, BENCH, CACHE = R / "logs", R / "benchmarks", R / "cache"
+
+CORPUS = P.corpus_dir / "corpus.jsonl"
+NEEDLES = P.needles_dir / "needles.jsonl"
+LABELS = P.labels_dir / "labels.jsonl"
+# Labels by key: the experiment's labeler, and the one it is compared with (agreement table).
+LABELERS = {P.labels_dir.name: CFG["labeler"]}
+AGREEMENT = []
+if OTHER_LABELER:
+    LABELERS[P.labels_dir_for(OTHER_LABELER).name] = OTHER_LABELER
+    AGREEMENT = [P.labels_dir / f"agreement-{COMPARE}.csv"]
+
+MODEL_DIR = P.model_dir if P.builds_model else None
+MODEL_TARGETS = [MODEL_DIR] if MODEL_DIR else []
+TRAIN_HAYSTACKS = P.train_hay_dir / "train.jsonl"
+EVAL_HAYSTACKS = P.eval_hay_dir / "eval.jsonl"
+ADAPTER = P.train_dir / "adapter"
+TRAIN_METRICS = P.train_dir / "metrics.json"
+CELLS = [R / "evaluate" / key / "cells.csv" for key in EVAL_MODELS]
+BASELINE = R / "evaluate" / f"majority-{P.k_eval_hay}-{P.k_labels}" / "cells.csv"
+REPORT_HTML = P.report_dir / "index.html"
+ALL_TARGETS = [REPORT_HTML, *AGREEMENT]
+NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"]
+
+
+def preflight():
+    """Checks that need the environment (API keys, GPUs): run before any job, skipped by dry runs."""
+    try:
+        check_before_run(CFG, [OTHER_LABELER] if OTHER_LABELER else [])
+    except ConfigError as exc:
+        sys.exit(f"needlework: {exc}")
+
+
+def tokenizer_input(wildcards=None):
+    """The built model directory when the experiment builds its own model (its tokenizer makes the prompts)."""
+    return [MODEL_DIR] if MODEL_DIR else []
+
+
+def eval_model_inputs(wildcards):
+    """What an evaluated model needs beyond the grid: the built base, the fine-tuned adapter, or nothing (APIs)."""
+    name = EVAL_MODELS[wildcards.eval_key]
+    inputs = {"grid": EVAL_HAYSTACKS}
+    if name in ("base", "finetuned") and MODEL_DIR:
+        inputs["model"] = MODEL_DIR
+    if name == "finetuned":
+        inputs["adapter"] = ADAPTER
+    return inputs
+
+
+wildcard_constraints:
+    eval_key="[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*-[0-9a-f]{10}",
+    labels_key="[a-z]+-[0-9a-f]{10}",

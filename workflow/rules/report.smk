@@ -1,0 +1,28 @@
+# Heatmaps, accuracy vs context length, cost per 1,000 queries, failures: one HTML page per experiment.
+
+
+rule make_report:
+    output:
+        html=report(REPORT_HTML, caption="../report/index.rst", category="Report"),
+        heatmaps=report(
+            directory(P.report_dir / "figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Report",
+        ),
+    input:
+        cells=CELLS,
+        predictions=[Path(c).with_name("predictions.jsonl") for c in CELLS],
+        baseline=BASELINE,
+        grid=EVAL_HAYSTACKS,
+        train_metrics=[TRAIN_METRICS] if NEEDS_TRAINING else [],
+    params:
+        models=list(EVAL_MODELS.values()),
+    conda:
+        ENV
+    log:
+        LOGS / f"report-{CFG['name']}.log",
+    benchmark:
+        BENCH / f"report-{CFG['name']}.tsv"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,7 @@
+"""Snakemake glue: train the tokenizer on the training corpus and build the tiny Llama."""
+from needlework.stages import modeling
+from needlework.stages.runtime import step_log
+
+with step_log(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+    sm = snakemake  # noqa: F821
+    modeling.build_model(sm.config["cfg"], sm.input.corpus, sm.input.needles, sm.output[0])
