@@ -1,0 +1,81 @@
+"""Configuration: Hydra composition, validation errors naming the key, experiments, result keys."""
+from pathlib import Path
+
+import pytest
+
+from needlework.config import ConfigError, compose, model_config
+from needlework.paths import Paths
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def test_default_composes_to_the_offline_experiment():
+    cfg = compose(config_dir=CONF)
+    assert cfg["name"] == "default"
+    assert cfg["data"]["source"] == "synthetic"
+    assert cfg["model"]["name"] == "tiny" and cfg["model"]["path"] is None
+    assert cfg["eval"]["models"] == ["base", "finetuned"]
+    assert len(cfg["context"]["lengths"]) == 3 and len(cfg["context"]["depths"]) == 5
+    # the default fine-tune extends the context beyond the model's native length
+    assert max(cfg["context"]["train_lengths"]) >= 2 * cfg["model"]["native_context"]
+
+
+@pytest.mark.parametrize("override,key", [
+    ("foo=1", "foo"),
+    ("train.bogus=3", "train.bogus"),
+    ("+train.bogus=3", "bogus"),
+    ("context.lengths=[16,512]", "context.lengths.0"),
+    ("context.depths=[0,150]", "context.depths.1"),
+    ("lora.method=dora", "lora.method"),
+    ("eval.models=[]", "eval.models"),
+    ("data=jsonl", "data.path"),
+    ("model=nope", "model/nope"),
+])
+def test_bad_config_names_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
+        compose(override, config_dir=CONF)
+
+
+def test_every_experiment_and_model_file_composes():
+    for exp in (CONF / "experiment").glob("*.yaml"):
+        cfg = compose(f"experiment={exp.stem}", config_dir=CONF)
+        for name in cfg["eval"]["models"]:
+            assert model_config(cfg, name)["backend"] in {"hf", "openai"}
+    for model in (CONF / "model").glob("*.yaml"):
+        cfg = compose(f"model={model.stem}", config_dir=CONF)
+        assert cfg["model"]["name"] == model.stem
+
+
+def test_blog_16k_is_the_published_setup():
+    cfg = compose("experiment=blog_16k", config_dir=CONF)
+    assert cfg["model"]["path"] == "meta-llama/Llama-2-13b-chat-hf" and cfg["model"]["native_context"] == 4096
+    assert cfg["context"]["train_lengths"] == [16384] and cfg["context"]["train_examples"] == 5000
+    assert len(cfg["context"]["depths"]) == 11 and cfg["context"]["needles_per_cell"] == 10
+    assert {"mixtral-8x7b", "gpt-3.5-turbo", "gpt-4"} <= set(cfg["eval"]["models"])
+
+
+def test_user_model_from_searchpath(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "my-vllm.yaml").write_text(
+        "backend: openai\nbase_url: http://127.0.0.1:8000/v1\nmodel: my-model\napi_key_env: null\n")
+    cfg = compose(f"hydra.searchpath=[file://{tmp_path}] eval.models=[base,my-vllm]", config_dir=CONF)
+    model = model_config(cfg, "my-vllm")
+    assert model["name"] == "my-vllm" and model["base_url"] == "http://127.0.0.1:8000/v1"
+    assert model["json_mode"] == "object" and model["price_input_per_1m"] == 0.0  # defaults filled in
+    (tmp_path / "model" / "broken.yaml").write_text("backend: openai\nbase_url: ftp://x\nmodel: m\n")
+    with pytest.raises(ConfigError, match="base_url"):
+        model_config(cfg, "broken")
+
+
+def test_result_keys_change_only_with_the_config_they_depend_on():
+    base = Paths(compose(config_dir=CONF))
+    rank64 = Paths(compose("lora=r64", config_dir=CONF))
+    longer = Paths(compose("context.lengths=[256,512,2048]", config_dir=CONF))
+    assert base.corpus_dir == rank64.corpus_dir == longer.corpus_dir
+    assert base.train_hay_dir == rank64.train_hay_dir == longer.train_hay_dir
+    assert base.train_dir != rank64.train_dir          # a new adapter per rank ...
+    assert base.eval_hay_dir == rank64.eval_hay_dir    # ... evaluated on the same grid
+    assert base.eval_hay_dir != longer.eval_hay_dir and base.train_dir == longer.train_dir
+    assert base.eval_dir("finetuned") != rank64.eval_dir("finetuned")
+    assert base.eval_dir("base") == rank64.eval_dir("base")
+    assert Paths(compose("seed=1", config_dir=CONF)).corpus_dir != base.corpus_dir
