@@ -1,0 +1,1 @@
+"""Evaluation: model backends (HF, OpenAI-compatible), answer parsing, scoring and the grid."""
