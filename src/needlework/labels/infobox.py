@@ -1,0 +1,308 @@
+"""The offline default labeler: read a wiki_bio infobox (and the biography's first sentence) into a Label.
+
+Infobox keys are compared squashed (lowercase, no spaces/underscores/hyphens, trailing digits dropped:
+"term_start2" -> "termstart"); values may be wiki_bio-tokenised ("-lrb-" or "(") or raw. Each field:
+
+- date_of_birth / date_of_death: the first date in ``birth_date`` / ``death_date`` (see
+  :mod:`needlework.labels.dates`). If that gives nothing (key absent, "unknown", "1890s"), the first
+  parenthesis of the biography's first sentence is read instead: "( born march 2 , 1995 )" (birth only),
+  "( 14 june 1890 -- 1 october 1971 )" (birth -- death), "( died 1971 )" (death only).
+- nationality, first source that names one: the ``nationality`` key ("american , canadian" -> "american",
+  "united states" -> "american"), the ``citizenship`` key, the demonym the first sentence gives ("... is a
+  swedish ice hockey player"), the ``country`` key (the country a sportsperson represents), the country of
+  ``birth_place`` (last recognised component: "stockholm , sweden" -> "swedish"); else "unknown".
+  See :mod:`needlework.labels.nationality`.
+- sportsperson: a key only sports infoboxes have (clubs, caps, goals, currentclub, nationalteam, sport, team,
+  league, debutyear, medaltemplates, bats, batting, turnedpro, ...); or ``position`` with another body/career
+  key (height, weight, college, number, years, ...); or three such career keys (boxers' wins, losses, reach);
+  or a sportsperson word in ``occupation``/``profession`` or the first sentence (footballer, cricketer,
+  athlete, boxer, swimmer, "ice hockey player", "racing driver", ...). "player" or "coach" alone does not
+  count ("chess player", "vocal coach" are not sportspeople).
+- politician: a key only political infoboxes have (party, constituency, riding, electorate, majority, ...);
+  or an ``office`` whose value is a political office (member of parliament, senator, minister, mayor,
+  governor, president of a country; not a judge, bishop, ambassador, university or company president); or a
+  politician word in ``occupation``/``profession``/``laterwork`` or the first sentence. ``predecessor``,
+  ``successor``, ``order`` and ``term_start`` alone do NOT make a politician: royal (reign, house),
+  religious (bishop's see) and academic infoboxes carry them too; they count only through a political office.
+Both flags can be true (a footballer turned politician).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tqdm import tqdm
+
+from needlework.io import InputError
+from needlework.labels import nationality as nat
+from needlework.labels.dates import parse_date
+from needlework.labels.schema import Date, Label
+
+# --- sportsperson -----------------------------------------------------------------------------------------
+SPORT_KEYS = frozenset(
+    "caps goals clubs currentclub clubnumber youthclubs youthyears youthcaps youthgoals nationalteam nationalcaps "
+    "nationalgoals nationalyears pcupdate ntupdate managerclubs manageryears sport team teams currentteam "
+    "formerteams pastteams league debutyear debutdate debutteam debutleague finalyear finaldate finalteam "
+    "finalleague statlabel statvalue statleague bats throws shoots catches draft draftyear draftround draftpick "
+    "draftedby draftteam batting bowling testcap odicap testdebutdate odidebutdate internationalspan "
+    "medaltemplates turnedpro plays careerprizemoney singlesrecord singlestitles highestsinglesranking "
+    "doublesrecord doublestitles highestdoublesranking boxrec ko weightclass ringname billedheight billedweight "
+    "billedfrom proteams amateurteams ridertype poles fastestlaps firstrace lastrace firstwin lastwin podiums "
+    "carnumber prowins majorwins ruposition ruclubyears ruproclubs ruclubcaps ruclubpoints runationalteam "
+    "runationalcaps rlposition rlclub rlyears originalteam careerhighlights coachteams coachyears playingyears "
+    "playingteams ntlteam playedfor olympics personalbest pb worlds".split()
+)
+CAREER_KEYS = frozenset(
+    "position height weight heightft heightin heightm heightcm weightlb weightkg college highschool number "
+    "years club highlights role event coach discipline wins losses draws total reach stance championships "
+    "debut retired starts series careerstart careerend".split()
+)
+_SPORTS = (
+    r"football|soccer|futsal|rugby(?: union| league| sevens)?|cricket|baseball|softball|basketball|netball|"
+    r"volleyball|handball|hockey|lacrosse|tennis|badminton|squash|golf|polo|bandy|floorball|hurling|camogie|"
+    r"curling|snooker|billiards|pool|darts|bowls|korfball|kabaddi|shinty"
+)
+_SPORT_PHRASE = re.compile(
+    rf"\b(?:{_SPORTS}) (?:player|coach|manager|goalkeeper|goaltender|referee|umpire|captain|international)s?\b"
+    r"|\b(?:racing|rally|race car|racecar|formula one|stock car|nascar) drivers?\b"
+    r"|\b(?:speedway|motocross|bmx|motorcycle|track|road|mountain bike) (?:riders?|racers?)\b"
+    r"|\bmartial artists?\b|\bhead coach\b|\btrack and field\b"
+)
+_SPORT_NOUNS = (
+    "footballer cricketer athlete sportsman sportswoman sportsperson olympian paralympian boxer kickboxer "
+    "wrestler swimmer cyclist runner sprinter hurdler marathoner decathlete heptathlete pentathlete triathlete "
+    "biathlete jumper thrower golfer skier skater snowboarder rower canoeist kayaker gymnast fencer archer "
+    "weightlifter powerlifter bodybuilder jockey equestrian racewalker bobsledder luger curler climber surfer "
+    "yachtsman judoka karateka racer goalkeeper goaltender midfielder winger defenceman quarterback linebacker "
+    "halfback fullback full-back wicket-keeper wicketkeeper batsman bowler pitcher outfielder infielder "
+    "shortstop"
+).split()
+SPORT_WORDS = frozenset(_SPORT_NOUNS + [noun + "s" for noun in _SPORT_NOUNS])  # "footballer", "footballers"
+
+# --- politician -------------------------------------------------------------------------------------------
+POLITICAL_KEYS = frozenset(
+    "party otherparty constituency constituencymp constituencyam constituencymsp riding electorate majority "
+    "parliament statesenate statehouse stateassembly statedelegate".split()
+)
+OFFICE_KEYS = frozenset({"office", "jr/sr", "jrsr"})
+OCCUPATION_KEYS = frozenset({"occupation", "occupations", "profession", "laterwork"})
+_STRONG_OFFICE = re.compile(
+    r"\b(?:parliament\w*|senat(?:e|or|orial)|congress(?:man|woman|ional)?|minister(?! of religion)|ministry|"
+    r"mayor\w*|legislat\w*|assembly\w*|councill?or|house of (?:representatives|commons|lords|delegates|keys|"
+    r"burgesses)|representatives?|mp|mpp|mla|mlc|mep|msp|td|duma|bundestag|reichstag|landtag|knesset|riksdag|"
+    r"storting|folketing|eduskunta|sejm|rada|sabha|dail|seanad|oireachtas|cortes|premier|taoiseach|tanaiste|"
+    r"head of (?:state|government)|cabinet|attorney general|alderman|selectman|reeve|burgomaster|opposition|"
+    r"party|politburo|deputies|governor(?!.*\b(?:bank|reserve|monetary)\b))\b"
+)
+_AMBIGUOUS_OFFICE = re.compile(r"\b(?:president|chancellor|secretary|council|speaker)\b")
+_NOT_POLITICAL = re.compile(
+    r"\b(?:universit\w*|college|school|academy|institut\w*|society|compan\w*|corporation|inc|ltd|bank|club|"
+    r"association|federation|foundation|museum|justice|olympic|fifa|uefa|trade union|students|orchestra|"
+    r"conference|red cross|league|fund|board of (?:directors|trustees|regents|governors))\b"
+)
+_RELIGIOUS_OR_JUDICIAL = re.compile(
+    r"\b(?:church|bishop|archbishop|diocese|archdiocese|synod|cardinal|pope|abbot|abbess|priest|rabbi|imam|"
+    r"court|judge)\b"
+)
+_POLITICIAN_PHRASE = re.compile(
+    r"\b(?:politicians?|statesman|stateswoman|legislator|lawmaker|senator|congressman|congresswoman|"
+    r"assemblyman|assemblywoman|alderman|councill?or|mayor|mp|mep|mla|member of parliament|"
+    r"member of the (?:[a-z']+ ){0,6}?(?:parliament|house of (?:representatives|commons|lords|delegates)|senate|"
+    r"legislature|legislative (?:assembly|council)|national assembly|state assembly|congress|bundestag|reichstag|"
+    r"duma|knesset|riksdag|storting|folketing|sejm|diet|lok sabha|rajya sabha|chamber of deputies)|"
+    r"prime minister|(?:cabinet|government|foreign|finance|defen[cs]e|deputy|chief) minister|"
+    r"minister (?:of|for) (?!religion)|governor of (?!the (?:bank|reserve|central bank))|head of state|"
+    r"president of (?:the united states|the republic)|premier of)"
+)
+
+# --- the first sentence -----------------------------------------------------------------------------------
+_VERBS = frozenset({"is", "was", "are", "were"})
+_ARTICLES = frozenset({"a", "an", "the"})
+_STOP = frozenset({"in", "from", "of", "who", "which", "that", "for", "with", "at", "on", "by", "and", ",", ";", "("})
+_DEMONYM_WINDOW = 6
+_CLAUSE_WORDS = 40
+_RANGE = re.compile(r"\s(?:--|-|to)\s|\s*[\u2013\u2014]\s*")
+_WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+def squash_key(key: str) -> str:
+    """An infobox key as compared here: "term_start2" -> "termstart", "Current Club" -> "currentclub"."""
+    return re.sub(r"\d+$", "", re.sub(r"[\s_\-]+", "", key.lower()))
+
+
+def _fields(infobox: dict[str, Any]) -> dict[str, list[str]]:
+    """Squashed key -> its non-empty values, in key order (numbered keys "office", "office2" share a key)."""
+    out: dict[str, list[str]] = {}
+    for key, value in infobox.items():
+        if value is None or not str(value).strip():
+            continue
+        out.setdefault(squash_key(str(key)), []).append(str(value))
+    return out
+
+
+def _first_sentence(text: str) -> list[str]:
+    """The words of the text up to its first " . ", with brackets, commas and dashes as separate words."""
+    text = text.lower()
+    for raw, bracket in (("-lrb-", "("), ("-rrb-", ")")):
+        text = text.replace(raw, f" {bracket} ")
+    words = re.sub(r"([(),;])", r" \1 ", re.sub(r"\s*[\u2013\u2014]\s*", " -- ", text)).split()
+    return words[: words.index(".")] if "." in words else words
+
+
+def lead(text: str) -> tuple[str, list[str]]:
+    """(first parenthesis before the verb, words after the verb) of the biography's first sentence.
+
+    "john smith ( born march 2 , 1995 ) is a swedish ice hockey player ." ->
+    ("born march 2 , 1995", ["a", "swedish", "ice", "hockey", "player"]). Empty parts when absent.
+    """
+    words = _first_sentence(text)
+    depth, verb = 0, None
+    parens: list[list[str]] = []
+    for i, word in enumerate(words):
+        if word == "(":
+            depth += 1
+            if depth == 1:
+                parens.append([])
+        elif word == ")" and depth:
+            depth -= 1
+        elif depth:
+            parens[-1].append(word)
+        elif word in _VERBS:
+            verb = i
+            break
+    paren = " ".join(parens[0]) if parens else ""
+    clause = words[verb + 1 : verb + 1 + _CLAUSE_WORDS] if verb is not None else []
+    return paren, clause
+
+
+def dates_from_lead(paren: str) -> tuple[Date, Date]:
+    """Birth and death dates from a lead parenthesis; zeros for what it does not give.
+
+    Each ";"-separated part with a digit is read: "born ..." or "b. ..." gives the birth date, "died ..." or
+    "d. ..." the death date, "... -- ..." both; a bare date counts as the birth date only when the
+    parenthesis says "born" elsewhere ("( born john smith ; 14 june 1950 )").
+    """
+    birth, death = Date(), Date()
+    says_born = bool(re.search(r"\s(?:born|b\.)\s", f" {paren} "))
+    for part in paren.split(";"):
+        if not re.search(r"\d", part):
+            continue
+        part = f" {part.strip()} "
+        if re.search(r"\s(?:born|b\.)\s", part):
+            birth = birth if birth != Date() else parse_date(part)
+        elif re.search(r"\s(?:died|d\.)\s", part):
+            death = death if death != Date() else parse_date(part)
+        elif _RANGE.search(part):
+            first, second = _RANGE.split(part, maxsplit=1)
+            birth = birth if birth != Date() else parse_date(first)
+            death = death if death != Date() else parse_date(second)
+        elif says_born:
+            birth = birth if birth != Date() else parse_date(part)
+    return birth, death
+
+
+def demonym_from_clause(clause: list[str]) -> str | None:
+    """The demonym right after the verb of the first sentence ("is a former swedish ..."), or None."""
+    words = clause[1:] if clause[:1] and clause[0] in _ARTICLES else clause
+    window: list[str] = []
+    for word in words[:_DEMONYM_WINDOW]:
+        if word in _STOP:
+            break
+        window.append(word)
+    return nat.scan(" ".join(window), in_prose=True)
+
+
+def nationality(fields: dict[str, list[str]], clause: list[str]) -> str:
+    """The nationality by the precedence in the module docstring; "unknown" if no source names one."""
+    for key in ("nationality", "citizenship"):
+        for value in fields.get(key, []):
+            found = nat.from_nationality(value)
+            if found:
+                return found
+    found = demonym_from_clause(clause)
+    if found:
+        return found
+    for value in fields.get("country", []):
+        found = nat.from_nationality(value)
+        if found:
+            return found
+    for value in fields.get("birthplace", []):
+        found = nat.from_place(value)
+        if found:
+            return found
+    return "unknown"
+
+
+def _occupation_text(fields: dict[str, list[str]], clause: list[str]) -> str:
+    values = [value for key in sorted(OCCUPATION_KEYS) for value in fields.get(key, [])]
+    return nat.normalize(" ".join([*values, " ".join(clause)]))
+
+
+def is_sportsperson(fields: dict[str, list[str]], occupation: str) -> bool:
+    """Sports infobox keys, or a sportsperson word in the occupation text (see the module docstring)."""
+    career = CAREER_KEYS & fields.keys()
+    if SPORT_KEYS & fields.keys() or ("position" in career and len(career) >= 2) or len(career) >= 3:
+        return True
+    return bool(SPORT_WORDS & set(_WORD.findall(occupation)) or _SPORT_PHRASE.search(occupation))
+
+
+def is_political_office(value: str) -> bool:
+    """Whether an ``office`` value names a political office ("governor of texas": yes; "bishop of ely": no)."""
+    text = nat.normalize(value)
+    if _RELIGIOUS_OR_JUDICIAL.search(text):
+        return False
+    return bool(_STRONG_OFFICE.search(text) or (_AMBIGUOUS_OFFICE.search(text) and not _NOT_POLITICAL.search(text)))
+
+
+def is_politician(fields: dict[str, list[str]], occupation: str) -> bool:
+    """Political infobox keys, a political office, or a politician word (see the module docstring)."""
+    if POLITICAL_KEYS & fields.keys():
+        return True
+    if any(is_political_office(value) for key in OFFICE_KEYS for value in fields.get(key, [])):
+        return True
+    return bool(_POLITICIAN_PHRASE.search(occupation))
+
+
+def label_from_infobox(infobox: dict[str, str], text: str = "") -> Label:
+    """The Label of one biography from its infobox, with its text's first sentence as a fallback source."""
+    fields = _fields(infobox)
+    paren, clause = lead(text)
+    birth = parse_date(" ".join(fields.get("birthdate", [])[:1]))
+    death = parse_date(" ".join(fields.get("deathdate", [])[:1]))
+    if birth == Date() or death == Date():
+        lead_birth, lead_death = dates_from_lead(paren)
+        birth = birth if birth != Date() else lead_birth
+        death = death if death != Date() else lead_death
+    occupation = _occupation_text(fields, clause)
+    return Label(
+        nationality=nationality(fields, clause),
+        date_of_birth=birth,
+        date_of_death=death,
+        sportsperson=is_sportsperson(fields, occupation),
+        politician=is_politician(fields, occupation),
+    )
+
+
+def label_needles(needles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Label corpus records ``{"id", "text", "infobox"}``; rows ``{"id", "label", "error"}`` sorted by id.
+
+    A record without an infobox (absent, null or empty) gets ``label`` None and ``error`` "no infobox" (the
+    caller counts those). Raises InputError for a record without a string id, a repeated id, or an infobox
+    that is not an object.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for index, needle in enumerate(tqdm(needles, desc="infobox labels", disable=None)):
+        needle_id = needle.get("id")
+        if not isinstance(needle_id, str):
+            raise InputError(f"needle #{index}: missing or non-string 'id'")
+        if needle_id in rows:
+            raise InputError(f"needle #{index}: duplicate id {needle_id!r}")
+        infobox = needle.get("infobox")
+        if infobox is not None and not isinstance(infobox, dict):
+            raise InputError(f"needle #{index} ({needle_id!r}): 'infobox' is {type(infobox).__name__}, not an object")
+        if not infobox:
+            rows[needle_id] = {"id": needle_id, "label": None, "error": "no infobox"}
+            continue
+        label = label_from_infobox(infobox, needle.get("text") or "")
+        rows[needle_id] = {"id": needle_id, "label": label.model_dump(), "error": None}
+    return [rows[needle_id] for needle_id in sorted(rows)]
