@@ -119,17 +119,17 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     ctx, seed = cfg["context"], cfg["seed"]
     key = Path(out_dir).name
     params = {"context": ctx, "split": split, "tokenizer": tokenizer.name_or_path}
-    with tracking.stage_run(cfg, f"haystacks_{split}", key, params) as run, timer() as t:
-        if split == "train":
-            records = haystack.build_train(chosen, pool, tokenizer, ctx["train_lengths"], ctx["train_examples"], seed)
-        else:
-            records = haystack.build_eval(chosen, pool, tokenizer, ctx["lengths"], ctx["depths"],
-                                          ctx["needles_per_cell"], seed)
-        stats = haystack_export.export(records, split, out_dir)
-    stats = {**stats, "seconds": t["seconds"]}
-    write_json(Path(out_dir) / "stats.json", stats)
-    log.info("haystacks %s: %d records in %.1fs", split, len(records), t["seconds"])
-    run.log_metrics(stats)
-    run.log_artifact(Path(out_dir) / "stats.png")
-    run.log_artifact(Path(out_dir) / "stats.json")
+    with tracking.stage_run(cfg, f"haystacks_{split}", key, params) as run:
+        with timer() as t:
+            if split == "train":
+                records = haystack.build_train(chosen, pool, tokenizer, ctx["train_lengths"],
+                                               ctx["train_examples"], seed)
+            else:
+                records = haystack.build_eval(chosen, pool, tokenizer, ctx["lengths"], ctx["depths"],
+                                              ctx["needles_per_cell"], seed)
+            stats = haystack_export.export_split(records, split, out_dir)
+        log.info("haystacks %s: %d records in %.1fs: %s", split, len(records), t["seconds"], stats)
+        run.log_metrics({**stats, "seconds": t["seconds"]})
+        run.log_artifact(Path(out_dir) / "stats.png")
+        run.log_artifact(Path(out_dir) / "stats.json")
     return stats

@@ -1,0 +1,364 @@
+"""Token-exact haystack assembly: a needle biography hidden among distractor biographies, as chat records.
+
+Every biography is tokenized once (batch-encoded, token counts cached by id); a context is planned from those
+counts, the needle goes to the biography boundary nearest the requested depth, and the last distractor is cut at
+a word boundary to fill the budget. The templated prompt (system + user with ``add_generation_prompt=True``,
+exactly what a model sees) is then tokenized once, in batches, to verify its length; the rare plan that BPE merges
+across boundaries pushed outside ``[context_length - MAX_SHORTFALL, context_length]`` is re-planned with the
+measured error. Works with any Hugging Face tokenizer that has a chat template.
+
+Depth is in percent: ``actual_depth`` is the share of the context's tokens, the needle itself excluded, that come
+before the needle's first token (0 = needle first, 100 = needle last, as in the original benchmark), counted
+from the cached per-biography token counts.
+"""
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from needlework.io import InputError
+from needlework.labels.schema import Label
+
+SYSTEM_PROMPT = "extract information about a person in JSON"
+QUESTION = "Given this information, extract information about {name}."
+SEPARATOR = "\n\n"  # between biographies, and between the haystack and the question
+MAX_SHORTFALL = 32  # a prompt may be at most this many tokens shorter than its context length (word-boundary cut)
+MAX_ATTEMPTS = 8  # plans per example before giving up (one is almost always enough)
+VERIFY_BATCH = 64  # prompts tokenized per batch call when verifying lengths
+DRAW_BATCH = 32  # distractor candidates drawn (and batch-encoded if new) at a time
+CALIBRATION_BIOS = 16  # biographies joined once to measure what a separator costs in context
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What one record asks for; ``order_seed`` fixes its distractors (shared across an eval grid's depths)."""
+
+    id: str
+    needle: dict
+    answer: str
+    length: int
+    depth: float
+    order_seed: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A planned context: ordered distractor texts (the last one possibly cut) and where the needle goes."""
+
+    spec: _Spec
+    distractors: list[str]
+    needle_at: int
+    actual_depth: float
+
+    def prompt(self) -> list[dict]:
+        """System and user messages: what the model sees before answering."""
+        pieces = [*self.distractors[: self.needle_at], self.spec.needle["text"], *self.distractors[self.needle_at :]]
+        question = QUESTION.format(name=self.spec.needle["name"])
+        return [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": SEPARATOR.join(pieces) + SEPARATOR + question},
+        ]
+
+
+def build_train(
+    needles: Sequence[dict], pool: Sequence[dict], tokenizer, lengths: list[int], n_per_length: int, seed: int
+) -> list[dict]:
+    """Training haystacks: per length, ``n_per_length`` records, each a needle at a uniformly random depth.
+
+    Needles are taken in a seeded order, cycling through all of them (continuing across lengths).
+    """
+    _check_positive(lengths, "lengths")
+    if n_per_length < 0:
+        raise InputError(f"n_per_length must be >= 0, got {n_per_length}")
+    order = _needle_order(needles, random.Random(f"{seed}:train:needles"))
+    depth_rng = random.Random(f"{seed}:train:depths")
+    specs = []
+    for length in lengths:
+        for i in range(n_per_length):
+            needle, answer = order[len(specs) % len(order)]
+            specs.append(
+                _Spec(
+                    id=f"train-{length}-{i:05d}",
+                    needle=needle,
+                    answer=answer,
+                    length=length,
+                    depth=round(depth_rng.uniform(0.0, 100.0), 2),
+                    order_seed=f"{seed}:train:{length}:{i}",
+                )
+            )
+    return _Assembler(tokenizer, pool).build(specs, desc="haystacks: train")
+
+
+def build_eval(
+    needles: Sequence[dict],
+    pool: Sequence[dict],
+    tokenizer,
+    lengths: list[int],
+    depths: list[float],
+    per_cell: int,
+    seed: int,
+) -> list[dict]:
+    """Evaluation grid: lengths x depths (percent) x ``per_cell`` records.
+
+    Every cell holds the same needles (the first ``per_cell`` of a seeded order, cycling if there are fewer), and
+    a needle's distractors depend only on (length, replicate), so cells of one length differ only in where the
+    needle sits.
+    """
+    _check_positive(lengths, "lengths")
+    if per_cell < 1:
+        raise InputError(f"per_cell must be >= 1, got {per_cell}")
+    for depth in depths:
+        if not 0.0 <= depth <= 100.0:
+            raise InputError(f"depths are percentages in [0, 100], got {depth}")
+    order = _needle_order(needles, random.Random(f"{seed}:eval:needles"))
+    cell = [order[rep % len(order)] for rep in range(per_cell)]
+    specs = [
+        _Spec(
+            id=f"eval-{length}-{depth:g}-{rep:03d}",
+            needle=needle,
+            answer=answer,
+            length=length,
+            depth=float(depth),
+            order_seed=f"{seed}:eval:{length}:{needle['id']}:{rep}",
+        )
+        for length in lengths
+        for depth in depths
+        for rep, (needle, answer) in enumerate(cell)
+    ]
+    return _Assembler(tokenizer, pool).build(specs, desc="haystacks: eval")
+
+
+class _Assembler:
+    """Plans and verifies haystacks for one tokenizer and distractor pool, caching token counts by bio id."""
+
+    def __init__(self, tokenizer, pool: Sequence[dict]):
+        self.tokenizer = tokenizer
+        self.pool = sorted(_checked_bios(pool, "pool"), key=lambda bio: bio["id"])
+        self.forbidden = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+        self.counts: dict[str, int] = {}
+        self.overheads: dict[str, int] = {}
+        self.sep = self._join_cost()  # tokens one separator costs in context (fractional for some tokenizers)
+
+    def build(self, specs: list[_Spec], desc: str) -> list[dict]:
+        """Plan, verify and render every spec, in order."""
+        records = []
+        with tqdm(total=len(specs), desc=desc, unit="record", disable=None) as progress:
+            for start in range(0, len(specs), VERIFY_BATCH):
+                chunk = specs[start : start + VERIFY_BATCH]
+                plans = [self._plan(spec, spec.length - self._overhead(spec.needle)) for spec in chunk]
+                for plan, n_tokens in zip(plans, self._prompt_lengths(plans)):
+                    plan, n_tokens = self._settle(plan, n_tokens)
+                    records.append(_record(plan, n_tokens))
+                progress.update(len(chunk))
+        return records
+
+    def _settle(self, plan: _Plan, n_tokens: int) -> tuple[_Plan, int]:
+        """Re-plan with the measured error until the prompt length is within budget."""
+        spec = plan.spec
+        budget = spec.length - self._overhead(spec.needle)
+        for _ in range(MAX_ATTEMPTS):
+            if spec.length - MAX_SHORTFALL <= n_tokens <= spec.length:
+                return plan, n_tokens
+            budget -= n_tokens - spec.length
+            plan = self._plan(spec, budget)
+            (n_tokens,) = self._prompt_lengths([plan])
+        raise RuntimeError(
+            f"{spec.id}: could not fit the prompt into [{spec.length - MAX_SHORTFALL}, {spec.length}] tokens "
+            f"in {MAX_ATTEMPTS} attempts (last: {n_tokens})"
+        )
+
+    def _plan(self, spec: _Spec, budget: int) -> _Plan:
+        """Fill ``budget`` haystack tokens (needle and separators included) and place the needle."""
+        needle = spec.needle
+        (needle_tokens,) = self._bio_counts([needle])
+        remaining = budget - needle_tokens
+        if remaining < 0:
+            raise InputError(
+                f"context length {spec.length} is too short for needle {needle['id']}: the needle takes "
+                f"{needle_tokens} tokens and the prompt around it {self._overhead(needle)}"
+            )
+        texts, counts = [], []
+        for batch in self._candidates(spec):
+            for bio, count in zip(batch, self._bio_counts(batch)):
+                if count + self.sep > remaining:
+                    cut = self._cut(bio["text"], remaining - self.sep) if remaining > self.sep else None
+                    if cut is not None:
+                        texts.append(cut[0])
+                        counts.append(cut[1])
+                        remaining -= cut[1] + self.sep
+                    return self._place(spec, texts, counts)
+                texts.append(bio["text"])
+                counts.append(count)
+                remaining -= count + self.sep
+        if remaining > MAX_SHORTFALL:
+            raise InputError(
+                f"{spec.id}: the distractor pool ({len(self.pool)} biographies) is too small to fill "
+                f"{spec.length} tokens ({remaining:.0f} missing)"
+            )
+        return self._place(spec, texts, counts)
+
+    def _place(self, spec: _Spec, texts: list[str], counts: list[int]) -> _Plan:
+        """Put the needle at the biography boundary whose token depth is nearest the requested depth."""
+        before = [0]  # tokens before the needle when it is inserted at boundary i
+        for count in counts:
+            before.append(before[-1] + count + self.sep)
+        total = before[-1]  # the context without the needle (and one separator)
+        if total == 0:
+            return _Plan(spec, texts, 0, 0.0)
+        target = spec.depth / 100.0 * total
+        i = bisect.bisect_left(before, target)
+        if i > 0 and target - before[i - 1] <= before[i] - target:
+            i -= 1
+        return _Plan(spec, texts, i, 100.0 * before[i] / total)
+
+    def _candidates(self, spec: _Spec) -> Iterator[list[dict]]:
+        """Distractors in the spec's seeded random order, in batches; never the needle or a namesake of it."""
+        needle = spec.needle
+        name = needle["name"].strip().casefold()
+        batch: list[dict] = []
+        for index in _random_order(random.Random(spec.order_seed), len(self.pool)):
+            bio = self.pool[index]
+            if bio["id"] == needle["id"] or bio["text"] == needle["text"] or bio["name"].strip().casefold() == name:
+                continue
+            batch.append(bio)
+            if len(batch) == DRAW_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _cut(self, text: str, max_tokens: float) -> tuple[str, int] | None:
+        """The longest word-boundary prefix of ``text`` with at most ``max_tokens`` tokens, and its count."""
+        words = text.split(" ")
+        lo, hi, best = 1, len(words) - 1, None
+        while lo <= hi:  # binary search on the number of words kept
+            mid = (lo + hi) // 2
+            prefix = " ".join(words[:mid])
+            (count,) = self._count([prefix])
+            if count <= max_tokens:
+                best, lo = (prefix, count), mid + 1
+            else:
+                hi = mid - 1
+        return best
+
+    def _join_cost(self) -> float:
+        """Tokens that joining biographies with :data:`SEPARATOR` adds per join, measured on a sample.
+
+        Exactly the separator's own count for byte-level BPE; SentencePiece-style tokenizers merge across the
+        join (the text after a newline loses its word-start marker), which a count of the separator alone misses.
+        """
+        sample = self.pool[:CALIBRATION_BIOS]
+        if len(sample) < 2:
+            return float(self._count([SEPARATOR])[0])
+        joined = self._count([SEPARATOR.join(bio["text"] for bio in sample)])[0]
+        return (joined - sum(self._bio_counts(sample))) / (len(sample) - 1)
+
+    def _bio_counts(self, bios: list[dict]) -> list[int]:
+        """Token counts of biographies, encoding (in one batch) only those not seen before."""
+        new = {bio["id"]: bio for bio in bios if bio["id"] not in self.counts}
+        if new:
+            ids = self.tokenizer([bio["text"] for bio in new.values()], add_special_tokens=False)["input_ids"]
+            for bio, bio_ids in zip(new.values(), ids):
+                if not self.forbidden.isdisjoint(bio_ids):
+                    raise InputError(f"biography {bio['id']} contains a special token of the tokenizer")
+                self.counts[bio["id"]] = len(bio_ids)
+        return [self.counts[bio["id"]] for bio in bios]
+
+    def _overhead(self, needle: dict) -> int:
+        """Tokens of the prompt without the haystack (template, system prompt, separator and question).
+
+        Also checks, once per needle, that the prompt holds special tokens only where the template puts them:
+        the question is free of them and a BOS, if any, comes once and first.
+        """
+        if needle["id"] not in self.overheads:
+            question = QUESTION.format(name=needle["name"])
+            if not self.forbidden.isdisjoint(self.tokenizer(question, add_special_tokens=False)["input_ids"]):
+                raise InputError(f"needle {needle['id']}: its name contains a special token of the tokenizer")
+            messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": SEPARATOR + question}]
+            (ids,) = self._prompt_ids([messages])
+            bos = self.tokenizer.bos_token_id
+            if bos is not None and bos in ids and (ids[0] != bos or ids.count(bos) != 1):
+                raise ValueError(f"the chat template must write at most one BOS, at the start; got {ids[:8]}...")
+            self.overheads[needle["id"]] = len(ids)
+        return self.overheads[needle["id"]]
+
+    def _prompt_lengths(self, plans: list[_Plan]) -> list[int]:
+        """Token counts of the templated prompts, tokenized in one batch."""
+        return [len(ids) for ids in self._prompt_ids([plan.prompt() for plan in plans])]
+
+    def _prompt_ids(self, conversations: list[list[dict]]) -> list[list[int]]:
+        """Token ids of templated prompts, exactly as a model gets them (one batch call)."""
+        return self.tokenizer.apply_chat_template(
+            conversations, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+
+    def _count(self, texts: list[str]) -> list[int]:
+        """Token counts of plain texts (no special tokens added)."""
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def _record(plan: _Plan, n_tokens: int) -> dict:
+    """The haystack record [contract]: chat messages plus where the needle is and how long the prompt is."""
+    spec = plan.spec
+    return {
+        "id": spec.id,
+        "needle_id": spec.needle["id"],
+        "context_length": spec.length,
+        "depth": spec.depth,
+        "actual_depth": round(plan.actual_depth, 2),
+        "n_tokens": n_tokens,
+        "messages": [*plan.prompt(), {"role": "assistant", "content": spec.answer}],
+    }
+
+
+def _answer(needle: dict) -> str:
+    """The assistant's answer: the needle's label as canonical JSON."""
+    try:
+        return Label.model_validate(needle["label"]).to_json()
+    except ValidationError as exc:
+        raise InputError(f"needle {needle['id']}: invalid label ({exc.errors()[0]['msg']})") from None
+
+
+def _random_order(rng: random.Random, n: int) -> Iterator[int]:
+    """Yield ``range(n)`` in random order lazily: O(k) for the first k of a large pool."""
+    seen: set[int] = set()
+    while len(seen) < n // 2:
+        index = rng.randrange(n)
+        if index not in seen:
+            seen.add(index)
+            yield index
+    rest = [index for index in range(n) if index not in seen]
+    rng.shuffle(rest)
+    yield from rest
+
+
+def _needle_order(needles: Sequence[dict], rng: random.Random) -> list[tuple[dict, str]]:
+    """(needle, answer) pairs sorted by needle id, then shuffled by ``rng`` (independent of the caller's order).
+
+    Every label is validated here, before any assembly work.
+    """
+    order = sorted(_checked_bios(needles, "needles", label=True), key=lambda needle: needle["id"])
+    if not order:
+        raise InputError("needles: none given")
+    rng.shuffle(order)
+    return [(needle, _answer(needle)) for needle in order]
+
+
+def _checked_bios(bios: Sequence[dict], what: str, label: bool = False) -> list[dict]:
+    """The records, after checking they carry the keys assembly needs."""
+    keys = ("id", "name", "text", "label") if label else ("id", "name", "text")
+    for i, bio in enumerate(bios):
+        missing = [key for key in keys if key not in bio]
+        if missing:
+            raise InputError(f"{what}[{i}] ({bio.get('id', 'no id')}): missing {', '.join(missing)}")
+    return list(bios)
+
+
+def _check_positive(lengths: list[int], key: str) -> None:
+    if not lengths or any(length <= 0 for length in lengths):
+        raise InputError(f"{key} must be a non-empty list of positive token counts, got {lengths}")

@@ -1,0 +1,125 @@
+"""Write built haystacks: JSONL per split, a `datasets` DatasetDict, summary statistics and their plot.
+
+:func:`export` writes both splits into one directory; :func:`export_split` writes one split (the workflow builds
+the training set and the evaluation grid in separate rules, each into its own directory).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from statistics import fmean
+
+import pandas as pd
+import seaborn as sns
+from datasets import Dataset, DatasetDict, Features, List, Value
+from matplotlib.figure import Figure
+
+from needlework.io import atomic_open, atomic_path, write_json, write_jsonl
+
+FEATURES = Features(
+    {
+        "id": Value("string"),
+        "needle_id": Value("string"),
+        "context_length": Value("int64"),
+        "depth": Value("float64"),
+        "actual_depth": Value("float64"),
+        "n_tokens": Value("int64"),
+        "messages": List({"role": Value("string"), "content": Value("string")}),
+    }
+)
+"""Column types of a haystack record [contract], fixed so that an empty split still saves and loads."""
+
+Splits = Mapping[str, list[dict]]  # split name -> haystack records
+
+
+def export(train: list[dict], eval: list[dict], out_dir: str | os.PathLike) -> dict[str, float]:
+    """Write ``train.jsonl``, ``eval.jsonl``, ``dataset/`` (DatasetDict with splits train and eval),
+    ``stats.json`` and ``stats.png`` under ``out_dir``, each atomically; return :func:`stats`.
+
+    The JSONL files are byte-identical for identical records (sorted keys).
+    """
+    return _export({"train": train, "eval": eval}, Path(out_dir))
+
+
+def export_split(records: list[dict], split: str, out_dir: str | os.PathLike) -> dict[str, float]:
+    """Like :func:`export` for one split: ``<split>.jsonl``, ``dataset/`` (that split only), ``stats.json``
+    (keys ``<split>_<stat>``) and ``stats.png``."""
+    return _export({split: records}, Path(out_dir))
+
+
+def stats(train: list[dict], eval: list[dict]) -> dict[str, float]:
+    """Flat numeric summary per split (keys ``<split>_<stat>``, ready to log as metrics).
+
+    ``n``, ``needles`` (distinct), ``n_tokens_min/mean/max``, ``fill_min`` (lowest n_tokens / context_length)
+    and ``depth_error_mean/max`` (absolute difference, in percentage points, between actual and requested depth).
+    A split without records contributes only ``<split>_n = 0``.
+    """
+    return _stats({"train": train, "eval": eval})
+
+
+def plot_stats(train: list[dict], eval: list[dict], png_path: str | os.PathLike) -> None:
+    """PNG with a histogram of prompt tokens and one of actual needle depth, per split; written atomically."""
+    _plot({"train": train, "eval": eval}, Path(png_path))
+
+
+def _export(splits: Splits, out: Path) -> dict[str, float]:
+    for split, records in splits.items():
+        write_jsonl(out / f"{split}.jsonl", records)
+    dataset = DatasetDict({split: _dataset(records) for split, records in splits.items()})
+    with atomic_path(out / "dataset") as tmp:
+        # an empty split needs an explicit (empty) shard, or datasets cannot load it back
+        dataset.save_to_disk(str(tmp), num_shards={split: 1 for split, ds in dataset.items() if not ds.num_rows})
+    summary = _stats(splits)
+    write_json(out / "stats.json", summary)
+    _plot(splits, out / "stats.png")
+    return summary
+
+
+def _dataset(records: list[dict]) -> Dataset:
+    """Records as a Dataset with :data:`FEATURES` (column-wise, so that no records gives an empty table)."""
+    return Dataset.from_dict({key: [r[key] for r in records] for key in FEATURES}, features=FEATURES)
+
+
+def _stats(splits: Splits) -> dict[str, float]:
+    summary: dict[str, float] = {}
+    for split, records in splits.items():
+        summary[f"{split}_n"] = len(records)
+        if not records:
+            continue
+        tokens = [r["n_tokens"] for r in records]
+        errors = [abs(r["actual_depth"] - r["depth"]) for r in records]
+        summary.update(
+            {
+                f"{split}_needles": len({r["needle_id"] for r in records}),
+                f"{split}_n_tokens_min": min(tokens),
+                f"{split}_n_tokens_mean": round(fmean(tokens), 2),
+                f"{split}_n_tokens_max": max(tokens),
+                f"{split}_fill_min": round(min(r["n_tokens"] / r["context_length"] for r in records), 4),
+                f"{split}_depth_error_mean": round(fmean(errors), 3),
+                f"{split}_depth_error_max": round(max(errors), 3),
+            }
+        )
+    return summary
+
+
+def _plot(splits: Splits, png_path: Path) -> None:
+    frame = pd.DataFrame(
+        [
+            {"split": split, "prompt tokens": r["n_tokens"], "actual depth (%)": r["actual_depth"]}
+            for split, records in splits.items()
+            for r in records
+        ],
+        columns=["split", "prompt tokens", "actual depth (%)"],
+    )
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    tokens_ax, depth_ax = fig.subplots(1, 2)
+    palette = dict(zip(splits, sns.color_palette("tab10")))
+    shared = {"hue": "split", "palette": palette, "stat": "percent", "common_norm": False}  # splits differ in size
+    if len(frame):  # no records: empty axes
+        sns.histplot(frame, x="prompt tokens", bins=40, ax=tokens_ax, **shared)
+        sns.histplot(frame, x="actual depth (%)", bins=20, binrange=(0, 100), ax=depth_ax, **shared)
+    tokens_ax.set_title("prompt length (chat-templated tokens)")
+    depth_ax.set_title("needle depth")
+    with atomic_open(png_path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
