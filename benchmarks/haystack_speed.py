@@ -11,7 +11,7 @@ Target: a speedup of at least 20x. The naive cost grows with the square of the b
 cached one linearly (it is dominated by the one verifying tokenization of each prompt), so the speedup grows
 with the context length.
 
-    python benchmarks/haystack_speed.py [--bios 4000] [--train 1000] [--naive-sample 22] [--lengths 1024 2048 4096]
+    python benchmarks/haystack_speed.py [--bios 4000] [--train 1000] [--naive-sample 22] [--lengths 4096 8192 16384]
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--bios", type=int, default=4000, help="synthetic biographies in the corpus")
     parser.add_argument("--train", type=int, default=1000, help="training records at the largest length")
     parser.add_argument("--naive-sample", type=int, default=22, help="naive records timed per workload part")
-    parser.add_argument("--lengths", type=int, nargs=3, default=[1024, 2048, 4096], help="context lengths (tokens)")
+    parser.add_argument("--lengths", type=int, nargs=3, default=[4096, 8192, 16384],
+                        help="context lengths in tokens (default: the published 4k..16k range)")
     args = parser.parse_args()
 
     corpus = generate(args.bios, seed=0)

@@ -139,3 +139,23 @@ def test_tokenizer_without_chat_template(tiny_dir, tmp_path):
                                            add_generation_prompt=True)
     assert prompt == "<|bos|><|user|>hi<|end|><|assistant|>"
     assert tokenizer.padding_side == "left"
+
+
+def test_template_without_system_role_folds_the_system_prompt(tmp_path):
+    """Mistral-Instruct's template raises on a system message; prompts must still render, identically framed."""
+    from needlework.models import load_tokenizer
+    from needlework.tokenizer import train_tokenizer
+
+    mistral_like = (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% elif m['role'] == 'user' %}"
+        "[INST] {{ m['content'] }} [/INST]{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
+    )
+    tok = train_tokenizer(["a tiny corpus of words for the test tokenizer"] * 20, vocab_size=300)
+    tok.chat_template = mistral_like
+    tok.save_pretrained(tmp_path / "tok")
+    loaded = load_tokenizer({"name": "m", "path": str(tmp_path / "tok"), "chat_template": None})
+    text = loaded.apply_chat_template(
+        [{"role": "system", "content": "extract"}, {"role": "user", "content": "bio"}],
+        tokenize=False, add_generation_prompt=True)
+    assert text == "<|bos|>[INST] extract\n\nbio [/INST]"

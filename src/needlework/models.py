@@ -121,10 +121,37 @@ def load_tokenizer(model_cfg: dict) -> Any:
             f"model {model_cfg.get('name', path)!r} ({path}) has no chat template: set config key "
             "model.chat_template to a Jinja chat template"
         )
+    fold_system_prompt_if_rejected(tokenizer)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return tokenizer
+
+
+# Prepended to a chat template that rejects the system role (Mistral-Instruct): the system message is folded into
+# the first user turn, so every model gets the same prompt text whatever its template accepts.
+_FOLD_SYSTEM = (
+    "{%- if messages and messages[0]['role'] == 'system' and messages|length > 1 -%}"
+    "{%- set messages = [{'role': messages[1]['role'], 'content': messages[0]['content'] + '\\n\\n' "
+    "+ messages[1]['content']}] + messages[2:] -%}{%- endif -%}"
+)
+
+
+def fold_system_prompt_if_rejected(tokenizer: Any) -> bool:
+    """If the chat template raises on a system message, make it fold the system prompt into the first user
+    turn instead (logged). Returns whether the template was changed."""
+    from jinja2 import TemplateError
+
+    probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    try:
+        tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+        return False
+    except TemplateError:
+        tokenizer.chat_template = _FOLD_SYSTEM + tokenizer.chat_template
+        tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+        log.info("chat template of %s rejects the system role: folding the system prompt into the user turn",
+                 tokenizer.name_or_path)
+        return True
 
 
 def load_model(

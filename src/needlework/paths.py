@@ -29,7 +29,7 @@ class Paths:
         self.k_needles = fingerprint(self.k_corpus, needles)
         self.k_labels = fingerprint(self.k_needles, labeler)
         # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
-        self.k_model = fingerprint(model, seed, self.k_needles if model["path"] is None else None)
+        self.k_model = fingerprint(model, seed, self.k_labels if model["path"] is None else None)
         self.k_train_hay = fingerprint(self.k_labels, self.k_model, context["train_lengths"],
                                        context["train_examples"], seed)
         self.k_eval_hay = fingerprint(self.k_labels, self.k_model, context["lengths"], context["depths"],

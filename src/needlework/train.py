@@ -130,6 +130,7 @@ def lora_config(lora_cfg: dict) -> Any:
         lora_alpha=lora_cfg["alpha"],
         lora_dropout=float(lora_cfg["dropout"]),
         target_modules=target if isinstance(target, str) else list(target),
+        modules_to_save=list(lora_cfg.get("modules_to_save") or []) or None,
         task_type="CAUSAL_LM",
     )
 
@@ -254,3 +255,25 @@ def _parameter_counts(model: Any) -> tuple[int, int]:
         return model.get_nb_trainable_parameters()
     params = list(model.parameters())
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`accelerate launch -m needlework.train job.json`: one process per GPU; rank 0 writes result.json."""
+    import argparse
+    import json
+
+    from needlework.env import apply_offline_env
+    from needlework.io import write_json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("job", type=Path, help="JSON with model, lora, train, train_jsonl, out_dir, seed, report_to")
+    job = json.loads(parser.parse_args(argv).job.read_text())
+    apply_offline_env()
+    result = finetune(job["model"], job["lora"], job["train"], Path(job["train_jsonl"]), Path(job["out_dir"]),
+                      seed=job["seed"], report_to=job.get("report_to", "none"))
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_json(Path(job["out_dir"]) / "result.json", result)
+
+
+if __name__ == "__main__":
+    main()

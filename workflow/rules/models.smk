@@ -1,5 +1,5 @@
-# The experiment's own model when it is built here (offline default): tokenizer trained on the
-# training corpus (evaluation needles held out) and a small randomly initialised Llama.
+# The experiment's own model when it is built here (offline default): a BPE tokenizer and a small Llama
+# pretrained on the training data (evaluation needles held out) at its native context.
 
 
 rule build_model:
@@ -8,6 +8,7 @@ rule build_model:
     input:
         corpus=CORPUS,
         needles=NEEDLES,
+        labels=LABELS,
     conda:
         ENV
     log:

@@ -17,23 +17,35 @@ from needlework.stages.runtime import timer
 log = logging.getLogger("needlework")
 
 
-def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, out_dir: str) -> None:
-    """Train a BPE tokenizer on the training corpus (evaluation needles held out) and build the tiny Llama."""
+def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, labels_jsonl: str, out_dir: str) -> None:
+    """Train a BPE tokenizer on the training data, build the tiny Llama and pretrain it as a language model at its
+    native context (the offline stand-in for a real base model).
+
+    Training data = every biography but the evaluation needles, plus the JSON labels of the training needles (the
+    stand-in for the web text real base models learn JSON from). Nothing of the evaluation needles is seen.
+    """
+    from needlework.labels.schema import Label
     from needlework.models import build_tiny
+    from needlework.pretrain import pretrain_tiny
     from needlework.tokenizer import train_tokenizer
 
     model = cfg["model"]
     eval_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "eval"}
     texts = [r["text"] for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    texts += [Label.model_validate(r["label"]).to_json() for r in read_jsonl(labels_jsonl)
+              if r["id"] not in eval_ids and not r.get("error")]
     with tracking.stage_run(cfg, "model", Path(out_dir).name, {"model": model}) as run, \
-            tempfile.TemporaryDirectory() as tok_dir:
+            tempfile.TemporaryDirectory() as scratch:
         with timer() as t:
             tokenizer = train_tokenizer(texts, vocab_size=model["build"]["vocab_size"])
-            tokenizer.save_pretrained(tok_dir)
-            build_tiny(Path(tok_dir), model["build"], model["native_context"], cfg["seed"], Path(out_dir))
+            tokenizer.save_pretrained(Path(scratch) / "tokenizer")
+            init = build_tiny(Path(scratch) / "tokenizer", model["build"], model["native_context"], cfg["seed"],
+                              Path(scratch) / "init")
+            result = pretrain_tiny(init, texts, model["build"]["pretrain"], cfg["seed"], Path(out_dir))
         log.info("built %s (vocab %d) in %.1fs from %d training texts", out_dir, len(tokenizer), t["seconds"],
                  len(texts))
-        run.log_metrics({"vocab_size": len(tokenizer), "tokenizer_texts": len(texts), "seconds": t["seconds"]})
+        run.log_metrics({"vocab_size": len(tokenizer), "tokenizer_texts": len(texts), "seconds": t["seconds"],
+                         **result})
 
 
 def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkpoints: str, adapter_out: str,
