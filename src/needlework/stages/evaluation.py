@@ -19,7 +19,8 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
     if mcfg["backend"] == "openai":
         from needlework.evaluate.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(mcfg, Path(cache))
+        # The endpoint's own response cache (keyed by request) sits beside the grid's prediction cache.
+        return OpenAIBackend(mcfg, Path(cache).with_suffix(".responses.jsonl"))
     from needlework.evaluate.hf_backend import HFBackend
     from needlework.models import load_model, load_tokenizer
 
