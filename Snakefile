@@ -1,5 +1,4 @@
-# needlework: long-context fine-tuning with a refined needle-in-a-haystack benchmark.
-# The experiment is composed from conf/ by Hydra; override it with
+# needlework: long-context fine-tuning and a refined needle-in-a-haystack benchmark (conf/ composed by Hydra):
 #   snakemake --cores all --config overrides="experiment=blog_16k lora=r64"
 from snakemake.utils import min_version
 
@@ -14,6 +13,7 @@ include: "workflow/rules/haystacks.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/targets.smk"  # stage targets: snakemake corpus | labels | ... | report
 
 
 report: "workflow/report/workflow.rst"
@@ -27,41 +27,3 @@ rule all:
     default_target: True
     input:
         ALL_TARGETS,
-
-
-# Stage targets: `snakemake <stage>` builds the composed experiment up to that stage.
-rule corpus:
-    input:
-        CORPUS,
-
-
-rule labels:
-    input:
-        LABELS,
-        AGREEMENT,
-
-
-rule models:
-    input:
-        MODEL_TARGETS,
-
-
-rule haystacks:
-    input:
-        TRAIN_HAYSTACKS,
-        EVAL_HAYSTACKS,
-
-
-rule train:
-    input:
-        ADAPTER,
-
-
-rule evaluate:
-    input:
-        CELLS,
-
-
-rule report:
-    input:
-        REPORT_HTML,

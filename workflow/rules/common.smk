@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from needlework.config import ConfigError, compose, group_config, model_config
+from needlework import tracking
 from needlework.env import apply_offline_env
 from needlework.paths import Paths
 from needlework.stages.preflight import check_before_run
@@ -48,11 +49,13 @@ NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"]
 
 
 def preflight():
-    """Checks that need the environment (API keys, GPUs): run before any job, skipped by dry runs."""
+    """Before any job (skipped by dry runs): check the environment (API keys, GPUs), then create the MLflow
+    tracking DB once, so parallel jobs never race to initialise it."""
     try:
         check_before_run(CFG, [OTHER_LABELER] if OTHER_LABELER else [])
     except ConfigError as exc:
         sys.exit(f"needlework: {exc}")
+    tracking.init(CFG)
 
 
 def tokenizer_input(wildcards=None):

@@ -10,7 +10,7 @@ rule evaluate_model:
     params:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
         cache=lambda wc: CACHE / f"predictions-{wc.eval_key}.jsonl",  # answers so far: a rerun resumes
-    threads: workflow.cores
+    threads: 1024  # all cores: Snakemake caps a job's threads at --cores
     conda:
         ENV
     log:

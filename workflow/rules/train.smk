@@ -11,7 +11,7 @@ rule finetune:
         model=tokenizer_input(),
     params:
         checkpoints=P.train_dir / "checkpoints",
-    threads: workflow.cores
+    threads: 1024  # all cores: Snakemake caps a job's threads at --cores
     resources:
         gpus=CFG["train"].get("num_processes", 1) if CFG["model"]["path"] else 0,
     conda:
