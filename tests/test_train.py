@@ -190,10 +190,9 @@ def test_bad_inputs_are_named(workspace, tmp_path):
     write_jsonl(bad, [workspace["records"][0], {"id": "x", "messages": [{"role": "user", "content": "hi"}]}])
     with pytest.raises(InputError, match=f"{bad}:2: the last message must be the assistant's answer"):
         finetune(cfg, LORA, TRAIN, bad, tmp_path / "run", seed=0)
-    no_system = ("{%- for m in messages -%}{%- if m['role'] == 'system' -%}{{ raise_exception('no system role') }}"
-                 "{%- endif -%}{{ m['content'] }}{%- endfor -%}")
-    with pytest.raises(InputError, match="chat template of model 'tiny' cannot render.*no system role"):
-        finetune({**cfg, "chat_template": no_system}, LORA, TRAIN, workspace["jsonl"], tmp_path / "run", seed=0)
+    broken = "{%- for m in messages -%}{{ raise_exception('roles not supported') }}{%- endfor -%}"
+    with pytest.raises(InputError, match="chat template of model 'tiny' cannot render.*roles not supported"):
+        finetune({**cfg, "chat_template": broken}, LORA, TRAIN, workspace["jsonl"], tmp_path / "run", seed=0)
     with pytest.raises(ValueError, match="train.rope_type"):
         finetune(cfg, LORA, {**TRAIN, "rope_type": "ntk"}, workspace["jsonl"], tmp_path / "run", seed=0)
     assert not (tmp_path / "run").exists()

@@ -147,11 +147,16 @@ def fold_system_prompt_if_rejected(tokenizer: Any) -> bool:
         tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
         return False
     except TemplateError:
-        tokenizer.chat_template = _FOLD_SYSTEM + tokenizer.chat_template
+        original = tokenizer.chat_template
+    tokenizer.chat_template = _FOLD_SYSTEM + original
+    try:
         tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
-        log.info("chat template of %s rejects the system role: folding the system prompt into the user turn",
-                 tokenizer.name_or_path)
-        return True
+    except TemplateError:  # broken for another reason: keep it, so the error surfaces where it is rendered
+        tokenizer.chat_template = original
+        return False
+    log.info("chat template of %s rejects the system role: folding the system prompt into the user turn",
+             tokenizer.name_or_path)
+    return True
 
 
 def load_model(
