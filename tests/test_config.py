@@ -30,10 +30,20 @@ def test_default_composes_to_the_offline_experiment():
     ("eval.models=[]", "eval.models"),
     ("data=jsonl", "data.path"),
     ("model=nope", "model/nope"),
+    ("data=jsonl data.path=/x.jsonl", "labeler"),
+    ("labeler=field", "data.label_field"),
+    ("context.needles_per_cell=50", "context.needles_per_cell"),
+    ("labeler=openai labeler.api_key_env=sk-abc123-secret", "labeler.api_key_env"),
 ])
 def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
         compose(override, config_dir=CONF)
+
+
+def test_a_pasted_key_is_rejected_without_being_echoed():
+    with pytest.raises(ConfigError) as err:
+        compose("labeler=openai labeler.api_key_env=sk-abc123-secret", config_dir=CONF)
+    assert "labeler.api_key_env" in str(err.value) and "sk-abc123" not in str(err.value)
 
 
 def test_every_experiment_and_model_file_composes():

@@ -143,3 +143,19 @@ def test_a_backend_that_loses_or_invents_results_fails_loudly(tmp_path, backend)
     with pytest.raises(RuntimeError):
         run_predictions(backend, RECORDS, tmp_path / "p.jsonl", tmp_path / "c.jsonl")
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_cached_answers_are_reused_only_for_the_same_prompt_and_model(tmp_path):
+    cache, pred = tmp_path / "cache.jsonl", tmp_path / "pred.jsonl"
+    run_predictions(FakeBackend(), RECORDS, pred, cache, model_id="adapter-v1")
+    # the grid was rebuilt: same ids, one prompt changed -> only that one is asked again
+    changed = [dict(r, messages=[r["messages"][0], {"role": "user", "content": "new haystack"}, r["messages"][2]])
+               if r["id"] == "h-03" else r for r in RECORDS]
+    backend = FakeBackend()
+    out = run_predictions(backend, changed, pred, cache, model_id="adapter-v1")
+    assert backend.requested == ["h-03"]
+    assert next(p for p in out if p["id"] == "h-03")["answer"] == "new haystack"
+    # the adapter was retrained: every answer is asked again
+    backend = FakeBackend()
+    run_predictions(backend, changed, pred, cache, model_id="adapter-v2")
+    assert sorted(backend.requested) == sorted(r["id"] for r in RECORDS)

@@ -275,3 +275,14 @@ def test_failure_table_sorts_and_filters_in_a_browser(tmp_path):
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert re.search(r'<pre id="probe">(.*?)</pre>', dom).group(1) == "1|2|2048|descending|3 of 3 rows"
+
+
+def test_cost_table_falls_back_to_the_experiment_tokenizer_and_says_so(tiny_hf_tokenizer, tmp_path):
+    """Offline, a hub tokenizer (Mixtral's) cannot load: the report still gets its cost row, marked."""
+    tokenizer, _ = tiny_hf_tokenizer
+    models = [{"name": "mixtral", "backend": "openai", "tokenizer": f"hf:{tmp_path / 'not-downloaded'}",
+               "price_input_per_1m": 1.0, "price_output_per_1m": 0.0}]
+    row = cost.cost_table(models, PROMPTS, {"mixtral": [_prediction(0, LABEL, output_tokens=3)]},
+                          tokenizer).iloc[0]
+    assert row["tokenizer"].startswith(f"hf:{tmp_path / 'not-downloaded'} unavailable, counted with")
+    assert row["input_tokens_per_query"] == 17.0  # the experiment tokenizer's count (as for "local" above)

@@ -55,6 +55,12 @@ def test_every_stage_is_an_mlflow_run(small_run):
         "select distinct m.key from metrics m join tags t on m.run_uuid = t.run_uuid "
         "where t.key = 'stage' and t.value = 'train'")}
     assert {"loss", "tokens_per_s"} <= train_metrics  # the Trainer's own logging lands in the step's run
+    parents = [row[0] for row in db.execute("select run_uuid from tags where key = 'needlework.parent'")]
+    assert len(parents) == 1  # one parent run for the composed configuration ...
+    children = {row[0] for row in db.execute("select value from tags where key = 'mlflow.parentRunId'")}
+    assert children == set(parents)  # ... and every step's run is its child
+    parent_metrics = {row[0] for row in db.execute("select key from metrics where run_uuid = ?", parents)}
+    assert {"finetuned.accuracy", "base.accuracy", "majority.accuracy"} <= parent_metrics
 
 
 @pytest.mark.slow

@@ -96,8 +96,18 @@ def group_config(cfg: dict[str, Any], group: str, option: str, where: str) -> di
 
 
 def validate(cfg: dict[str, Any]) -> None:
-    """Check the resolved config against the JSON schema; the error names the offending key."""
+    """Check the resolved config against the JSON schema and the rules that tie keys together; the error names
+    the offending key."""
     _validate_against({k: v for k, v in cfg.items() if k != "_meta"}, _schema(), "config")
+    if cfg["data"]["source"] == "jsonl" and cfg["labeler"]["kind"] == "infobox":
+        raise ConfigError("config key labeler: data=jsonl has no infobox to parse; use labeler=field (with "
+                          "data.label_field) or labeler=openai")
+    if cfg["labeler"]["kind"] == "field" and not cfg["data"].get("label_field"):
+        raise ConfigError("config key data.label_field: labeler=field needs the field that holds the labels")
+    if cfg["context"]["needles_per_cell"] > cfg["needles"]["n_eval"]:
+        raise ConfigError(f"config key context.needles_per_cell: {cfg['context']['needles_per_cell']} needles per "
+                          f"cell need at least as many evaluation needles (needles.n_eval is "
+                          f"{cfg['needles']['n_eval']}); a needle would repeat within a cell")
 
 
 def fingerprint(*parts: Any) -> str:
@@ -118,6 +128,9 @@ def _validate_against(instance: Any, schema: dict[str, Any], what: str) -> None:
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.absolute_path) or "<root>"
+        if key.endswith("api_key_env"):  # never echo what may be a pasted key
+            raise ConfigError(f"{what} key {key}: must be the NAME of an environment variable holding the key "
+                              "(the key itself never goes into a config file)")
         raise ConfigError(f"{what} key {key}: {err.message}")
 
 

@@ -19,3 +19,8 @@ def apply_offline_env() -> None:
     """Set the offline variables unless the user set them (e.g. HF_HUB_OFFLINE=0 to load wiki_bio online)."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def prepend_pythonpath(directory: str | os.PathLike) -> None:
+    """Let every job import from `directory` (the checkout's src/), also in envs that hold only dependencies."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))

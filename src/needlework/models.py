@@ -195,9 +195,11 @@ def load_model(
         kwargs["attn_implementation"] = model_cfg["attn_implementation"]
     if quantization is not None:
         kwargs["quantization_config"] = _bnb_config(dtype)
+    if torch.cuda.is_available() and (for_training or quantization or int(os.environ.get("WORLD_SIZE", 1)) > 1):
+        # one whole copy per process, straight onto its own GPU (DDP): never N full copies in host RAM
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
-    elif not for_training and torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", 1)) == 1:
-        kwargs["device_map"] = "auto"
+    elif torch.cuda.is_available():
+        kwargs["device_map"] = "auto"  # inference on one machine: shard a big model over its GPUs
     model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
 
     if is_adapter:

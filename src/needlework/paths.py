@@ -10,8 +10,16 @@ from typing import Any
 
 from needlework.config import fingerprint, model_config
 
-# Train keys that do not change the trained weights (only the cost estimate / the launcher).
-_TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd", "num_processes")
+# Settings that do not change a result, left out of its key so that changing them reuses (and never re-pays for)
+# what was computed: the cost estimate, and how an endpoint is called rather than what it is asked.
+_TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd",)
+_CALL_KEYS_NOT_IN_HASH = ("max_concurrency", "timeout_s", "max_retries", "price_input_per_1m",
+                          "price_output_per_1m", "tokenizer", "compare_with", "api_key_env")
+
+
+def semantic(section: dict[str, Any]) -> dict[str, Any]:
+    """A labeler or model config without the keys that only say how an endpoint is called or priced."""
+    return {k: v for k, v in section.items() if k not in _CALL_KEYS_NOT_IN_HASH}
 
 
 class Paths:
@@ -23,16 +31,18 @@ class Paths:
         self.root = root
         seed = cfg["seed"]
         data, needles, model, context = cfg["data"], cfg["needles"], cfg["model"], cfg["context"]
-        labeler = {k: v for k, v in cfg["labeler"].items() if k != "compare_with"}
+        labeler = semantic(cfg["labeler"])
 
         self.k_corpus = fingerprint(data, seed)
         self.k_needles = fingerprint(self.k_corpus, needles)
         self.k_labels = fingerprint(self.k_needles, labeler)
         # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
         self.k_model = fingerprint(model, seed, self.k_labels if model["path"] is None else None)
-        self.k_train_hay = fingerprint(self.k_labels, self.k_model, context["train_lengths"],
+        # Haystacks depend on the tokenizer only (not on dtype or attention kernel of the same model).
+        k_tokenizer = self.k_model if model["path"] is None else fingerprint(model["path"], model.get("chat_template"))
+        self.k_train_hay = fingerprint(self.k_labels, k_tokenizer, context["train_lengths"],
                                        context["train_examples"], seed)
-        self.k_eval_hay = fingerprint(self.k_labels, self.k_model, context["lengths"], context["depths"],
+        self.k_eval_hay = fingerprint(self.k_labels, k_tokenizer, context["lengths"], context["depths"],
                                       context["needles_per_cell"], seed)
         train = {k: v for k, v in cfg["train"].items() if k not in _TRAIN_KEYS_NOT_IN_HASH}
         self.k_train = fingerprint(self.k_train_hay, self.k_model, cfg["lora"], train, seed)
@@ -57,14 +67,20 @@ class Paths:
 
     def labels_dir_for(self, labeler_cfg: dict[str, Any]) -> Path:
         """Labels of the same needles by another labeler (for the agreement table)."""
-        labeler = {k: v for k, v in labeler_cfg.items() if k != "compare_with"}
-        return self.root / "labels" / f"{labeler_cfg['kind']}-{fingerprint(self.k_needles, labeler)}"
+        return self.root / "labels" / f"{labeler_cfg['kind']}-{fingerprint(self.k_needles, semantic(labeler_cfg))}"
 
     def eval_key(self, model_name: str) -> str:
         """Readable name + hash of what an evaluated model's predictions depend on."""
-        mcfg = model_config(self.cfg, model_name)
+        mcfg = semantic(model_config(self.cfg, model_name))
         upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
-        return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, self.cfg['eval']['max_new_tokens'])}"
+        local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
+        return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local)}"
+
+    def llm_cache(self, what: str, endpoint: dict[str, Any]) -> Path:
+        """One content-addressed response cache per endpoint and model, shared by every key and experiment: a
+        request answered once is never paid for again."""
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in endpoint["model"])[-48:]
+        return self.root / "cache" / f"{what}-{slug}-{fingerprint(endpoint['base_url'], endpoint['model'])}.jsonl"
 
     def eval_dir(self, model_name: str) -> Path:
         return self.root / "evaluate" / self.eval_key(model_name)

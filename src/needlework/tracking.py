@@ -1,7 +1,9 @@
 """MLflow tracking: the only module that imports mlflow.
 
-One MLflow experiment per `name` (experiment config); every workflow step opens a run tagged with its stage
-and result key, logs its config subtree as params, its metrics, and its small outputs as artifacts.
+One MLflow experiment per `name` (experiment config). Each composed configuration gets a parent run (created
+once, before any job); every workflow step opens a child run tagged with its stage and result key that logs its
+config subtree as params, its metrics, and its small outputs as artifacts. The report step also logs its summary
+and the HTML report into the parent run.
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def tracking_uri(cfg: dict[str, Any]) -> str | None:
 
 
 def init(cfg: dict[str, Any]) -> None:
-    """Create the tracking DB and the experiment once, before parallel jobs (concurrent first writers corrupt a
-    fresh SQLite DB, STACK.md §4)."""
+    """Create the tracking DB, the experiment and the parent run once, before parallel jobs (concurrent first
+    writers corrupt a fresh SQLite DB, STACK.md §4)."""
     uri = tracking_uri(cfg)
     if uri is None:
         return
@@ -41,6 +43,32 @@ def init(cfg: dict[str, Any]) -> None:
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(cfg["name"]) is None:
         mlflow.create_experiment(cfg["name"])
+    parent_run_id(cfg)
+
+
+def parent_key(cfg: dict[str, Any]) -> str:
+    """Identifies one composed configuration of an experiment (its overrides resolved)."""
+    from needlework.config import fingerprint
+
+    return f"{cfg['name']}-{fingerprint({k: v for k, v in cfg.items() if k != '_meta'})}"
+
+
+def parent_run_id(cfg: dict[str, Any]) -> str:
+    """The id of the configuration's parent run, created (with the full config as params) if it does not exist."""
+    import mlflow
+
+    key = parent_key(cfg)
+    experiment = mlflow.set_experiment(cfg["name"])
+    found = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.`needlework.parent` = '{key}'",
+                               output_format="list", max_results=1)
+    if found:
+        return found[0].info.run_id
+    overrides = " ".join(cfg.get("_meta", {}).get("overrides", []))
+    with mlflow.start_run(run_name=key, tags={"needlework.parent": key, "experiment": cfg["name"],
+                                              "overrides": overrides, **environment_tags()}) as run:
+        mlflow.log_params({k: str(v)[:6000] for k, v in flatten({k: v for k, v in cfg.items()
+                                                                   if k != "_meta"}).items()})
+    return run.info.run_id
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -126,12 +154,30 @@ def stage_run(cfg: dict[str, Any], stage: str, key: str, params: dict[str, Any])
 
     mlflow.set_tracking_uri(uri)
     os.environ["MLFLOW_TRACKING_URI"] = uri  # the HF Trainer's MLflow callback reads it
-    mlflow.set_experiment(cfg["name"])
+    parent = parent_run_id(cfg)
     tags = {"stage": stage, "key": key, "experiment": cfg["name"], "seed": str(cfg["seed"]), **environment_tags()}
-    with mlflow.start_run(run_name=f"{stage}:{key}", tags=tags) as run:
+    with mlflow.start_run(run_name=f"{stage}:{key}", tags=tags, parent_run_id=parent) as run:
         recorder = StageRun(run)
         recorder.log_params({"seed": cfg["seed"], **params})
         yield recorder
+
+
+def log_to_parent(cfg: dict[str, Any], metrics: dict[str, Any], artifacts: list[str | Path]) -> None:
+    """Summary metrics and artifacts (the report) on the configuration's parent run."""
+    if tracking_uri(cfg) is None:
+        return
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri(cfg))
+    run_id = parent_run_id(cfg)
+    for name, value in flatten(metrics).items():
+        if isinstance(value, int | float) and value == value:
+            client.log_metric(run_id, name, float(value))
+    for path in map(Path, artifacts):
+        if path.is_dir():
+            client.log_artifacts(run_id, str(path), artifact_path=path.name)
+        elif path.exists():
+            client.log_artifact(run_id, str(path))
 
 
 def hf_report_to(cfg: dict[str, Any]) -> str:

@@ -1,14 +1,17 @@
 # Helpers only (no rules): compose and validate the configuration, name every output, list targets.
+import re
 import sys
 from pathlib import Path
 
 from needlework.config import ConfigError, compose, group_config, model_config
 from needlework import tracking
-from needlework.env import apply_offline_env
+from needlework.env import apply_offline_env, prepend_pythonpath
 from needlework.paths import Paths
 from needlework.stages.preflight import check_before_run
 
 apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to reach the hub)
+# Jobs import needlework from this checkout, also inside --use-conda envs (which hold only its dependencies).
+prepend_pythonpath(Path(workflow.basedir) / "src")
 
 try:
     CFG = compose(config.get("overrides", ""), config_dir=Path(workflow.basedir) / "conf")
@@ -58,6 +61,11 @@ def preflight():
     tracking.init(CFG)
 
 
+def eval_threads(wildcards):
+    """Local models use every core; API models wait on the network and leave the cores to other jobs."""
+    return 1 if model_config(CFG, EVAL_MODELS[wildcards.eval_key])["backend"] == "openai" else 1024
+
+
 def tokenizer_input(wildcards=None):
     """The built model directory when the experiment builds its own model (its tokenizer makes the prompts)."""
     return [MODEL_DIR] if MODEL_DIR else []
@@ -75,5 +83,5 @@ def eval_model_inputs(wildcards):
 
 
 wildcard_constraints:
-    eval_key="[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*-[0-9a-f]{10}",
-    labels_key="[a-z]+-[0-9a-f]{10}",
+    eval_key="|".join(re.escape(key) for key in EVAL_MODELS),
+    labels_key="|".join(re.escape(key) for key in LABELERS),

@@ -10,7 +10,7 @@ rule evaluate_model:
     params:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
         cache=lambda wc: CACHE / f"predictions-{wc.eval_key}.jsonl",  # answers so far: a rerun resumes
-    threads: 1024  # all cores: Snakemake caps a job's threads at --cores
+    threads: eval_threads  # local models: all cores (Snakemake caps at --cores); API models: 1
     conda:
         ENV
     log:

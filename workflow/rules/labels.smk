@@ -10,7 +10,9 @@ rule label_needles:
         needles=NEEDLES,
     params:
         labeler=lambda wc: LABELERS[wc.labels_key],
-        cache=lambda wc: CACHE / f"labels-{wc.labels_key}.jsonl",  # LLM answers: a rerun pays nothing twice
+        cache=lambda wc: P.llm_cache("llm", LABELERS[wc.labels_key])  # LLM answers: never paid for twice
+        if LABELERS[wc.labels_key]["kind"] == "openai"
+        else None,
     conda:
         ENV
     log:

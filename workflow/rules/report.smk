@@ -16,6 +16,7 @@ rule make_report:
         baseline=BASELINE,
         grid=EVAL_HAYSTACKS,
         train_metrics=[TRAIN_METRICS] if NEEDS_TRAINING else [],
+        tokenizer=tokenizer_input(),  # counts tokens for the cost table of models without their own
     params:
         models=list(EVAL_MODELS.values()),
     conda:

@@ -13,6 +13,7 @@ framing adds a few tokens per message, which is negligible beside a haystack.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ import pandas as pd
 
 from needlework.evaluate.scoring import score_prediction
 from needlework.io import InputError
+
+log = logging.getLogger(__name__)
 
 PROMPT_ROLES = ("system", "user")
 COST_COLUMNS = (
@@ -70,7 +73,14 @@ def cost_table(
         if not predictions:
             raise InputError(f"cost table: no predictions for model {name!r}")
         spec = model.get("tokenizer")
-        counter = _counter(spec, fallback_tokenizer)
+        try:
+            counter = _counter(spec, fallback_tokenizer)
+        except InputError as exc:  # e.g. offline, a hub tokenizer: count with the experiment's, and say so
+            if spec is None or fallback_tokenizer is None:
+                raise
+            log.warning("cost table, model %s: %s; counting with the experiment tokenizer instead", name, exc)
+            counter = _counter(None, fallback_tokenizer)
+            spec = f"{spec} unavailable, counted with {_fallback_name(fallback_tokenizer)}"
         if spec not in input_mean_by_spec:
             counts = iter(counter(flat))
             per_prompt = [sum(next(counts) for _ in texts) for texts in prompt_texts]

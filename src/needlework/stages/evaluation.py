@@ -19,8 +19,11 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
     if mcfg["backend"] == "openai":
         from needlework.evaluate.openai_backend import OpenAIBackend
 
-        # The endpoint's own response cache (keyed by request) sits beside the grid's prediction cache.
-        return OpenAIBackend(mcfg, Path(cache).with_suffix(".responses.jsonl"))
+        # The endpoint's response cache is content-addressed and shared: a prompt answered once, in any
+        # experiment or sweep, is never paid for again.
+        from needlework.paths import Paths
+
+        return OpenAIBackend(mcfg, Paths(cfg).llm_cache("llm", mcfg))
     from needlework.evaluate.hf_backend import HFBackend
     from needlework.models import load_model, load_tokenizer
 
@@ -29,6 +32,20 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
     tokenizer = load_tokenizer(local)
     return HFBackend(model, tokenizer, batch_size=cfg["eval"]["batch_size"],
                      max_new_tokens=cfg["eval"]["max_new_tokens"])
+
+
+def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None) -> str:
+    """What makes answers differ: the model's config and, for local weights, their files (size and mtime), so a
+    rebuilt model or a retrained adapter is never answered from cached predictions of the old one."""
+    from needlework.config import fingerprint
+    from needlework.paths import semantic
+
+    files = []
+    for directory in filter(None, (model_dir, adapter_dir)):
+        for path in sorted(Path(directory).rglob("*")):
+            if path.is_file():
+                files.append((str(path.relative_to(directory)), path.stat().st_size, path.stat().st_mtime_ns))
+    return fingerprint({k: v for k, v in semantic(mcfg).items() if k != "name"}, files)
 
 
 def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: str | None,
@@ -46,7 +63,13 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
             torch.set_num_threads(max(1, threads))
         with timer() as t:
             backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache)
-            predictions = run_predictions(backend, records, Path(out_predictions), Path(cache))
+            predictions = run_predictions(backend, records, Path(out_predictions), Path(cache),
+                                          model_identity(mcfg, model_dir, adapter_dir))
+        failed = [p for p in predictions if p.get("error")]
+        if failed:  # an error is not an answer: fail the step; a rerun re-asks only these (the rest is cached)
+            Path(out_predictions).unlink()
+            raise RuntimeError(f"{model_name}: {len(failed)} of {len(predictions)} requests failed (first: "
+                               f"{failed[0]['error']}); the answers so far are cached, rerun to retry the failed ones")
         table = cells(predictions, model_name)
         write_cells(table, out_cells)
         n = len(predictions)
@@ -71,6 +94,10 @@ def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_js
 
     train_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "train"}
     train_labels = [r["label"] for r in read_jsonl(labels_jsonl) if r["id"] in train_ids and not r.get("error")]
-    table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels)
-    write_cells(table, out_cells)
-    log.info("majority baseline accuracy %.3f", float(table["accuracy"].mean()))
+    with tracking.stage_run(cfg, "baseline", Path(out_cells).parent.name, {"train_labels": len(train_labels)}) as run:
+        table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels)
+        write_cells(table, out_cells)
+        accuracy = float((table["accuracy"] * table["n"]).sum() / table["n"].sum())
+        log.info("majority baseline accuracy %.3f", accuracy)
+        run.log_metrics({"accuracy": accuracy})
+        run.log_artifact(out_cells)

@@ -67,10 +67,12 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
             torch.set_num_threads(max(1, threads))
             result = train.finetune(model, cfg["lora"], cfg["train"], Path(train_jsonl), train_dir,
                                     seed=cfg["seed"], report_to=tracking.hf_report_to(cfg))
-        hours = result["train_tokens"] / max(result["tokens_per_s"], 1e-9) / 3600
-        n_gpus = n_proc if model["path"] else 0
-        result = {**result, "gpu_hours": round(hours * max(n_gpus, 1), 4),
-                  "train_cost_usd": round(hours * max(n_gpus, 1) * cfg["train"].get("gpu_hour_usd", 0.0), 4)}
+        if result["tokens_per_s"] > 0:
+            from needlework.report.cost import training_cost
+
+            cost = training_cost(result["train_tokens"], result["tokens_per_s"],
+                                 cfg["train"].get("gpu_hour_usd", 0.0), n_proc)
+            result = {**result, "gpu_hours": round(cost["gpu_hours"], 4), "train_cost_usd": round(cost["usd"], 4)}
         write_json(metrics_out, result)
         log.info("training: %s", json.dumps(result))
         run.log_metrics({k: v for k, v in result.items() if k != "rope"})

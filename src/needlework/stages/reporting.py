@@ -46,6 +46,7 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
         run.log_metrics(summary)
         run.log_artifact(out_html)
         run.log_artifact(figures_dir, "figures")
+    tracking.log_to_parent(cfg, summary, [out_html, figures_dir])
     log.info("report: %s\n%s", out_html, cost.to_string(index=False))
 
 

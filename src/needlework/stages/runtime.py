@@ -28,8 +28,8 @@ class _Tee:
         for stream in self.streams:
             stream.flush()
 
-    def isatty(self) -> bool:
-        return False
+    def isatty(self) -> bool:  # progress bars follow the console: live on a terminal, quiet in batch logs
+        return self.streams[0].isatty()
 
 
 @contextlib.contextmanager
@@ -48,6 +48,9 @@ def step_log(log_path: str | Path) -> Iterator[logging.Logger]:
         root.setLevel(logging.INFO)
         try:
             yield logging.getLogger("needlework")
+        except BaseException:
+            logging.getLogger("needlework").exception("step failed")  # the traceback goes to the log file too
+            raise
         finally:
             root.removeHandler(handler)
             sys.stdout, sys.stderr = out, err
