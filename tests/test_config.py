@@ -30,7 +30,6 @@ def test_default_composes_to_the_offline_experiment():
     ("eval.models=[]", "eval.models"),
     ("data=jsonl", "data.path"),
     ("model=nope", "model/nope"),
-    ("data=jsonl data.path=/x.jsonl", "labeler"),
     ("labeler=field", "data.label_field"),
     ("context.needles_per_cell=50", "context.needles_per_cell"),
     ("labeler=openai labeler.api_key_env=sk-abc123-secret", "labeler.api_key_env"),

@@ -201,6 +201,17 @@ def test_unreachable_endpoint_gives_errors_after_bounded_retries_then_a_clear_er
         client.raise_if_unreachable()
 
 
+def test_a_dead_endpoint_trips_the_breaker_after_one_window_not_every_request():
+    url = unused_base_url()
+    client = make_client(url, max_retries=1, max_concurrency=2)
+    seen = []
+    with pytest.raises(EndpointUnreachableError, match=url):
+        for result in client.run(requests_for(40)):
+            seen.append(result)
+    assert 2 <= len(seen) < 40  # stopped once a window of requests failed to connect
+    assert client.stats["requests_sent"] < 40 * 2
+
+
 def test_a_server_that_answers_with_errors_is_not_unreachable():
     with FakeOpenAI(lambda body: Fault.server_error()) as server:
         client = make_client(server, max_retries=1)

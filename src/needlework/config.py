@@ -99,9 +99,6 @@ def validate(cfg: dict[str, Any]) -> None:
     """Check the resolved config against the JSON schema and the rules that tie keys together; the error names
     the offending key."""
     _validate_against({k: v for k, v in cfg.items() if k != "_meta"}, _schema(), "config")
-    if cfg["data"]["source"] == "jsonl" and cfg["labeler"]["kind"] == "infobox":
-        raise ConfigError("config key labeler: data=jsonl has no infobox to parse; use labeler=field (with "
-                          "data.label_field) or labeler=openai")
     if cfg["labeler"]["kind"] == "field" and not cfg["data"].get("label_field"):
         raise ConfigError("config key data.label_field: labeler=field needs the field that holds the labels")
     if cfg["context"]["needles_per_cell"] > cfg["needles"]["n_eval"]:

@@ -311,17 +311,28 @@ class ChatClient:
                         for future in done:
                             bar.update()
                             yield future.result()
+                            self._trip_if_unreachable()
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
                             bar.update()
                             yield future.result()
+                            self._trip_if_unreachable()
                 finally:
                     for future in pending:
                         future.cancel()
         finally:
             if self._cache is not None:
                 self._cache.close()
+
+    def _trip_if_unreachable(self) -> None:
+        """Circuit breaker: once a full window of requests (``max_concurrency``) has failed to connect and none
+        got an answer, stop (the remaining requests are cancelled) instead of spending every request's retry
+        budget against a dead endpoint."""
+        with self._lock:
+            new = self._counts["new_results"]
+        if new >= self.max_concurrency:
+            self.raise_if_unreachable()
 
     def _cached(self, key: str, request_hash: str) -> ChatResult | None:
         """The cached answer for a request, if there is one that (still) validates."""

@@ -77,7 +77,9 @@ def _hub_rows(hub_id: str, split: str, limit: int | None) -> Iterable[dict]:
     try:
         import datasets
 
-        return datasets.load_dataset(hub_id, split=split if limit is None else f"{split}[:{limit}]")
+        repo, _, revision = hub_id.partition("@")  # "owner/name@revision", e.g. a refs/convert/parquet branch
+        return datasets.load_dataset(repo, revision=revision or None,
+                                     split=split if limit is None else f"{split}[:{limit}]")
     except Exception as exc:  # offline, unknown dataset or split, scripts no longer supported ...
         raise InputError(
             f"data.hub_id={hub_id!r}: could not load split {split!r} from the Hugging Face hub "

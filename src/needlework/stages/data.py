@@ -61,6 +61,9 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
             if labeler["kind"] == "infobox":
                 from needlework.labels.infobox import label_needles
 
+                if not any(r.get("infobox") for r in needle_records):
+                    raise InputError(f"config key labeler: the needles of {corpus_jsonl} have no infobox to parse "
+                                     "(data=jsonl); use labeler=field with data.label_field, or labeler=openai")
                 rows, extra = label_needles(needle_records), {}
             elif labeler["kind"] == "field":
                 rows, extra = _field_labels(needle_records, cfg), {}
