@@ -117,6 +117,9 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     chosen = [dict(r, label=label_of[r["id"]]) for r in needle_records if r["split"] == split and r["id"] in label_of]
     if not chosen:
         raise InputError(f"{labels_jsonl}: no labeled {split} needles (see the labels step's log)")
+    if split == "eval" and len(chosen) < cfg["context"]["needles_per_cell"]:
+        raise InputError(f"config key context.needles_per_cell: only {len(chosen)} evaluation needles have labels "
+                         f"({labels_jsonl}); a needle would repeat within a cell")
     # No evaluation needle ever appears in a training haystack, nor as a distractor of the grid.
     pool = [r for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
     ctx, seed = cfg["context"], cfg["seed"]
