@@ -61,6 +61,8 @@ def test_every_stage_is_an_mlflow_run(small_run):
     assert children == set(parents)  # ... and every step's run is its child
     parent_metrics = {row[0] for row in db.execute("select key from metrics where run_uuid = ?", parents)}
     assert {"finetuned.accuracy", "base.accuracy", "majority.accuracy"} <= parent_metrics
+    assert list((small_run / "results" / "mlruns").rglob("index.html"))  # artifacts live under results/
+    assert not (small_run / "mlruns").exists()
 
 
 @pytest.mark.slow

@@ -41,9 +41,18 @@ def init(cfg: dict[str, Any]) -> None:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(cfg["name"]) is None:
-        mlflow.create_experiment(cfg["name"])
     parent_run_id(cfg)
+
+
+def _experiment_id(cfg: dict[str, Any]) -> str:
+    """The MLflow experiment of `name`, created with its artifacts under results_dir/mlruns (not the cwd)."""
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(cfg["name"])
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = (Path(cfg["results_dir"]) / "mlruns").resolve().as_uri()
+    return mlflow.create_experiment(cfg["name"], artifact_location=artifacts)
 
 
 def parent_key(cfg: dict[str, Any]) -> str:
@@ -58,7 +67,7 @@ def parent_run_id(cfg: dict[str, Any]) -> str:
     import mlflow
 
     key = parent_key(cfg)
-    experiment = mlflow.set_experiment(cfg["name"])
+    experiment = mlflow.set_experiment(experiment_id=_experiment_id(cfg))
     found = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.`needlework.parent` = '{key}'",
                                output_format="list", max_results=1)
     if found:

@@ -77,7 +77,10 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
         log.info("training: %s", json.dumps(result))
         run.log_metrics({k: v for k, v in result.items() if k != "rope"})
         run.log_dict({"rope": result.get("rope")}, "rope_scaling.json")
-        run.log_artifact(adapter_out, "adapter")
+        if cfg["lora"]["method"] == "full":  # a whole model (26 GB for 13B) is no artifact: record where it is
+            run.log_params({"model_dir": str(Path(adapter_out).resolve())})
+        else:
+            run.log_artifact(adapter_out, "adapter")
     return result
 
 
