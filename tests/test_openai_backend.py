@@ -53,7 +53,7 @@ def haystack_requests(n: int) -> list[dict]:
 def test_generate_answers_every_request_with_usage(tmp_path):
     with FakeOpenAI(lambda body: LABEL) as server:
         server.inject(Fault.rate_limit(retry_after=0), Fault.stall(2.0))
-        backend = OpenAIBackend(model_cfg(server.base_url), tmp_path / "cache.jsonl")
+        backend = OpenAIBackend(model_cfg(server.base_url, schema_in_prompt=False), tmp_path / "cache.jsonl")
         results = {r["id"]: r for r in backend.generate(haystack_requests(5))}
         assert server.max_in_flight <= 3
     assert sorted(results) == [f"h{i}" for i in range(5)]
@@ -62,6 +62,16 @@ def test_generate_answers_every_request_with_usage(tmp_path):
         assert result["answer"] == LABEL and result["error"] is None
         assert result["input_tokens"] == 18 and result["output_tokens"] == 9  # the fake server counts words
     assert backend.stats["cost_usd"] == pytest.approx((5 * 18 * 1.0 + 5 * 9 * 4.0) / 1e6)
+
+
+def test_the_label_fields_are_spelled_out_in_the_system_message_by_default():
+    with FakeOpenAI(lambda body: LABEL) as server:
+        list(OpenAIBackend(model_cfg(server.base_url, json_mode="object"), None).generate(haystack_requests(1)))
+        system, user = server.requests[0]["messages"]
+    assert system["content"].startswith("extract information about a person in JSON\n\n")
+    for field in ("nationality", "date_of_birth", "date_of_death", "sportsperson", "politician"):
+        assert f'"{field}"' in system["content"]
+    assert user == haystack_requests(1)[0]["messages"][1]  # the haystack and question are untouched
 
 
 def test_schema_mode_sends_the_strict_label_schema_and_settings(fake_openai):

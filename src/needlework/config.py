@@ -25,6 +25,7 @@ RESERVED_MODELS = ("base", "finetuned")
 OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
     "api_key_env": None, "json_mode": "object", "max_concurrency": 8, "temperature": 0.0, "max_tokens": 256,
     "max_retries": 6, "timeout_s": 120.0, "price_input_per_1m": 0.0, "price_output_per_1m": 0.0, "tokenizer": None,
+    "schema_in_prompt": True,
 }
 HF_MODEL_DEFAULTS: dict[str, Any] = {"attn_implementation": "sdpa", "chat_template": None}
 

@@ -1,8 +1,11 @@
 """OpenAI-compatible evaluation backend: any ``/v1/chat/completions`` server answers the haystack prompts.
 
 Built on :class:`needlework.llm.ChatClient` (bounded concurrency, retries, answer cache, usage and cost). With
-``json_mode: schema`` the server is given the label's JSON schema (strict structured outputs). Answers are
-not validated here: an unparseable answer is scored as a parse failure, not requested again.
+``json_mode: schema`` the server is given the label's JSON schema (strict structured outputs). With
+``schema_in_prompt`` (the default) the system message also spells out the label fields: a fine-tuned model learned
+them from its training data, an API model can only learn them in context (the published benchmark's API baselines
+were prompted with the fields too). Answers are not validated here: an unparseable answer is scored as a parse
+failure, not requested again.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from needlework.labels.schema import json_schema
+from needlework.labels.schema import FIELD_INSTRUCTIONS, json_schema
 from needlework.llm import client_from_config, strict_json_schema
 
 
@@ -20,6 +23,7 @@ class OpenAIBackend:
     def __init__(self, model_cfg: dict[str, Any], cache_path: str | os.PathLike | None) -> None:
         """Raises InputError for a bad config and MissingApiKeyError if its ``api_key_env`` is unset."""
         self.name = model_cfg.get("name", model_cfg.get("model"))
+        self.schema_in_prompt = bool(model_cfg.get("schema_in_prompt", True))
         self.client = client_from_config(
             model_cfg,
             section="model",
@@ -27,6 +31,15 @@ class OpenAIBackend:
             response_schema=strict_json_schema(json_schema()),
             schema_name="label",
         )
+
+    def messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The request's messages, with the label fields spelled out in the system message if configured."""
+        if not self.schema_in_prompt:
+            return messages
+        hint = f"Answer with one JSON object with exactly these keys:\n{FIELD_INSTRUCTIONS}"
+        if messages and messages[0]["role"] == "system":
+            return [{"role": "system", "content": f"{messages[0]['content']}\n\n{hint}"}, *messages[1:]]
+        return [{"role": "system", "content": hint}, *messages]
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -40,7 +53,7 @@ class OpenAIBackend:
         A request that fails after retries yields ``answer`` None and the reason in ``error``. If no request
         could connect at all, EndpointUnreachableError (naming base_url) is raised after the cached results.
         """
-        pairs = [(request["id"], request["messages"]) for request in requests]
+        pairs = [(request["id"], self.messages(request["messages"])) for request in requests]
         for result in self.client.run(pairs, desc=f"evaluate {self.name}"):
             yield {
                 "id": result.key,

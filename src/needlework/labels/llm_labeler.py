@@ -13,26 +13,17 @@ from typing import Any
 
 from needlework.evaluate.parse import parse_answer
 from needlework.io import InputError
-from needlework.labels.schema import Label, json_schema
+from needlework.labels.schema import FIELD_INSTRUCTIONS, Label, json_schema
 from needlework.llm import client_from_config, strict_json_schema
 
 LABEL_FIELDS: tuple[str, ...] = tuple(Label.model_fields)
 
-EXTRACTION_PROMPT = """\
-Read the biography of {name} below and extract facts about this person as a JSON object with exactly these keys:
-- "nationality": the person's nationality as a lowercase demonym, for example "swedish", "american", "brazilian"; \
-"unknown" if the biography does not say.
-- "date_of_birth": an object {{"day": int, "month": int, "year": int}}; use 0 for any part the biography does not give \
-(a birth year alone is {{"day": 0, "month": 0, "year": 1890}}).
-- "date_of_death": the same kind of object; all three parts 0 if the person is alive or the biography does not give it.
-- "sportsperson": true if the person is or was an athlete, player or other sportsperson, else false.
-- "politician": true if the person is or was a politician or held political office, else false.
-Use only what the biography states. Answer with the JSON object only, no explanation.
-
-Example answer: {example}
-
-Biography of {name}:
-{text}"""
+EXTRACTION_PROMPT = (
+    "Read the biography of {name} below and extract facts about this person as a JSON object with exactly these "
+    "keys:\n" + FIELD_INSTRUCTIONS.replace("{", "{{").replace("}", "}}")
+    + "Use only what the biography states. Answer with the JSON object only, no explanation.\n\n"
+    "Example answer: {example}\n\nBiography of {name}:\n{text}"
+)
 
 _EXAMPLE = Label.model_validate(
     {"nationality": "swedish", "date_of_birth": {"day": 2, "month": 3, "year": 1995}, "sportsperson": True}

@@ -34,6 +34,17 @@ class Label(BaseModel):
         return json.dumps(self.model_dump(), ensure_ascii=False)
 
 
+FIELD_INSTRUCTIONS = """\
+- "nationality": the person's nationality as a lowercase demonym, for example "swedish", "american", "brazilian"; \
+"unknown" if the biography does not say.
+- "date_of_birth": an object {"day": int, "month": int, "year": int}; use 0 for any part the biography does not give \
+(a birth year alone is {"day": 0, "month": 0, "year": 1890}).
+- "date_of_death": the same kind of object; all three parts 0 if the person is alive or the biography does not give it.
+- "sportsperson": true if the person is or was an athlete, player or other sportsperson, else false.
+- "politician": true if the person is or was a politician or held political office, else false.
+"""
+"""What each label field means, for prompts that must spell out the schema (LLM labeler, API models)."""
+
 LEAF_FIELDS: tuple[str, ...] = (
     "nationality",
     "date_of_birth.day",

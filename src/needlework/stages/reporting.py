@@ -55,6 +55,11 @@ def _notes(cfg: dict[str, Any], cells: pd.DataFrame, baseline: pd.DataFrame) -> 
     notes = [f"Experiment '{cfg['name']}': {cfg['data']['source']} corpus, {cfg['labeler']['kind']} labels, "
              f"model {cfg['model']['name']} (native context {cfg['model']['native_context']}), "
              f"{cfg['lora']['method']} r={cfg['lora']['r']}, seed {cfg['seed']}."]
+    hinted = [m for m in cfg["eval"]["models"] if m not in ("base", "finetuned")
+              and model_config(cfg, m)["backend"] == "openai" and model_config(cfg, m).get("schema_in_prompt")]
+    if hinted:
+        notes.append(f"API models ({', '.join(hinted)}) had the label fields spelled out in their system message "
+                     "(schema_in_prompt); local models got the prompt exactly as built.")
     if cfg["model"]["path"] is None:
         notes.append("The model is a tiny Llama built here: pretrained on the corpus and fine-tuned on CPU for "
                      "a few minutes. At this scale it learns the answer format and the label priors, not "
