@@ -106,3 +106,26 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
+
+
+def read_append_log(path: str | os.PathLike, what: str) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, object)`` from an append-only JSONL cache. A torn last line (the process died mid-write) is
+    cut off the file; any other bad line raises InputError naming ``file:line`` and ``what`` the file is."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        complete = data.rfind(b"\n") + 1
+        if complete < len(data):
+            fh.truncate(complete)
+    for lineno, raw in enumerate(data[:complete].split(b"\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}:{lineno}: corrupt {what} line ({exc}); delete the file") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{lineno}: not a {what} entry; delete the file")
+        yield lineno, obj

@@ -16,7 +16,6 @@ environment variable a config names, and never logged, cached, or put in an erro
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -32,7 +31,7 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tqdm.auto import tqdm
 
-from needlework.io import InputError, dumps
+from needlework.io import InputError, dumps, read_append_log
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +120,8 @@ class _ResponseCache:
             self._load()
 
     def _load(self) -> None:
-        with open(self.path, "rb+") as fh:
-            data = fh.read()
-            complete = data.rfind(b"\n") + 1
-            if complete < len(data):
-                log.warning("%s: dropping an incomplete last line (interrupted write)", self.path)
-                fh.truncate(complete)
-        for lineno, raw in enumerate(data[:complete].split(b"\n")[:-1], start=1):
-            try:
-                entry = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"{self.path}:{lineno}: corrupt LLM cache line ({exc}); delete the file") from None
-            if not (isinstance(entry, dict) and isinstance(entry.get("hash"), str) and "content" in entry):
+        for lineno, entry in read_append_log(self.path, "LLM cache"):
+            if not (isinstance(entry.get("hash"), str) and "content" in entry):
                 raise InputError(f"{self.path}:{lineno}: not an LLM cache entry; delete the file")
             self.entries[entry["hash"]] = entry
 

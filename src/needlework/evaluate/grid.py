@@ -10,13 +10,12 @@ atomically, sorted by id, only once every record has a result.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from needlework.io import InputError, dumps, write_jsonl
+from needlework.io import InputError, dumps, read_append_log, write_jsonl
 
 
 class Backend(Protocol):
@@ -64,21 +63,8 @@ def prediction_record(record: dict[str, Any], result: dict[str, Any]) -> dict[st
 def read_cache(cache_path: Path) -> dict[str, dict[str, Any]]:
     """Id -> last cached result. A torn last line (the process died mid-write) is cut off the file."""
     results: dict[str, dict[str, Any]] = {}
-    if not cache_path.exists():
-        return results
-    with open(cache_path, "rb+") as fh:
-        data = fh.read()
-        complete = data.rfind(b"\n") + 1
-        if complete < len(data):
-            fh.truncate(complete)
-    for lineno, raw in enumerate(data[:complete].splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            result = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{cache_path}:{lineno}: corrupt prediction cache line ({exc})") from None
-        if not isinstance(result, dict) or "id" not in result:
+    for lineno, result in read_append_log(cache_path, "prediction cache"):
+        if "id" not in result:
             raise InputError(f"{cache_path}:{lineno}: cache line is not a result object with an id")
         results[result["id"]] = result
     return results
