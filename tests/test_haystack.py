@@ -10,7 +10,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from transformers import PreTrainedTokenizerFast
 
 from needlework.haystack import MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train
-from needlework.haystack_export import export, export_split, plot_stats, stats
+from needlework.haystack_export import export_split
 from needlework.io import InputError
 from needlework.tokenizer import train_tokenizer
 
@@ -165,10 +165,12 @@ def test_train_cycles_through_needles_at_random_depths(train):
 
 
 def test_builds_are_deterministic_and_seeded(tok, grid, train, tmp_path):
-    export(train, grid, tmp_path / "a")
+    export_split(train, "train", tmp_path / "a")
+    export_split(grid, "eval", tmp_path / "a")
     again_train = build_train(NEEDLES, list(reversed(POOL)), tok, LENGTHS, n_per_length=10, seed=7)
     again_grid = build_eval(list(reversed(NEEDLES)), BIOS, tok, LENGTHS, DEPTHS, per_cell=3, seed=7)
-    export(again_train, again_grid, tmp_path / "b")
+    export_split(again_train, "train", tmp_path / "b")
+    export_split(again_grid, "eval", tmp_path / "b")
     for name in ("train.jsonl", "eval.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     other = build_train(NEEDLES, POOL, tok, LENGTHS, n_per_length=10, seed=8)
@@ -176,16 +178,17 @@ def test_builds_are_deterministic_and_seeded(tok, grid, train, tmp_path):
 
 
 def test_export_writes_jsonl_dataset_stats_and_plot(grid, train, tmp_path):
-    summary = export(train, grid, tmp_path / "out")
     out = tmp_path / "out"
+    summary = export_split(grid, "eval", out)
     lines = (out / "eval.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == grid
     dataset = load_from_disk(str(out / "dataset"))
-    assert dataset["train"].num_rows == len(train) and dataset["eval"].num_rows == len(grid)
+    assert dataset["eval"].num_rows == len(grid)
     assert dataset["eval"][0]["messages"] == grid[0]["messages"]
     assert (out / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "stats.json").read_text()) == summary
-    assert summary["eval_n"] == 30 and summary["train_needles"] == len(NEEDLES)
+    assert summary["eval_n"] == 30
+    assert export_split(train, "train", tmp_path / "train")["train_needles"] == len(NEEDLES)
     assert 256 - MAX_SHORTFALL <= summary["eval_n_tokens_min"] <= summary["eval_n_tokens_max"] <= 512
     assert summary["eval_fill_min"] >= 1 - MAX_SHORTFALL / 256
     assert not list(out.glob(".*")), "no temporary leftovers"
@@ -198,15 +201,13 @@ def test_export_split_writes_one_split(grid, tmp_path):
     assert summary["eval_n"] == len(grid) and "train_n" not in summary
 
 
-def test_export_of_an_empty_split_loads_back(grid, tmp_path):
-    summary = export([], grid[:3], tmp_path / "out")
+def test_export_of_an_empty_split_loads_back(tmp_path):
+    summary = export_split([], "train", tmp_path / "out")  # e.g. context.train_examples=0
     dataset = load_from_disk(str(tmp_path / "out" / "dataset"))
-    assert dataset["train"].num_rows == 0 and dataset["eval"].num_rows == 3
+    assert dataset["train"].num_rows == 0
     assert (tmp_path / "out" / "train.jsonl").read_bytes() == b""
-    assert summary["train_n"] == 0 and "train_n_tokens_min" not in summary
-    assert stats([], []) == {"train_n": 0, "eval_n": 0}
-    plot_stats([], [], tmp_path / "empty.png")
-    assert (tmp_path / "empty.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary == {"train_n": 0}
+    assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_too_short_context_is_refused(tok):

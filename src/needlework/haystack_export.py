@@ -1,7 +1,6 @@
 """Write built haystacks: JSONL per split, a `datasets` DatasetDict, summary statistics and their plot.
 
-:func:`export` writes both splits into one directory; :func:`export_split` writes one split (the workflow builds
-the training set and the evaluation grid in separate rules, each into its own directory).
+The workflow builds the training set and the evaluation grid in separate rules, each into its own directory.
 """
 from __future__ import annotations
 
@@ -33,34 +32,15 @@ FEATURES = Features(
 Splits = Mapping[str, list[dict]]  # split name -> haystack records
 
 
-def export(train: list[dict], eval: list[dict], out_dir: str | os.PathLike) -> dict[str, float]:
-    """Write ``train.jsonl``, ``eval.jsonl``, ``dataset/`` (DatasetDict with splits train and eval),
-    ``stats.json`` and ``stats.png`` under ``out_dir``, each atomically; return :func:`stats`.
-
-    The JSONL files are byte-identical for identical records (sorted keys).
-    """
-    return _export({"train": train, "eval": eval}, Path(out_dir))
-
-
 def export_split(records: list[dict], split: str, out_dir: str | os.PathLike) -> dict[str, float]:
-    """Like :func:`export` for one split: ``<split>.jsonl``, ``dataset/`` (that split only), ``stats.json``
-    (keys ``<split>_<stat>``) and ``stats.png``."""
-    return _export({split: records}, Path(out_dir))
+    """Write ``<split>.jsonl`` (sorted keys: byte-identical for identical records), ``dataset/`` (a DatasetDict
+    with that split), ``stats.json`` and ``stats.png`` under ``out_dir``, each atomically; return the stats.
 
-
-def stats(train: list[dict], eval: list[dict]) -> dict[str, float]:
-    """Flat numeric summary per split (keys ``<split>_<stat>``, ready to log as metrics).
-
-    ``n``, ``needles`` (distinct), ``n_tokens_min/mean/max``, ``fill_min`` (lowest n_tokens / context_length)
-    and ``depth_error_mean/max`` (absolute difference, in percentage points, between actual and requested depth).
-    A split without records contributes only ``<split>_n = 0``.
+    Stats (keys ``<split>_<stat>``, ready to log as metrics): ``n``, ``needles`` (distinct),
+    ``n_tokens_min/mean/max``, ``fill_min`` (lowest n_tokens / context_length) and ``depth_error_mean/max``
+    (absolute difference, in percentage points, between actual and requested depth); no records: only ``n``.
     """
-    return _stats({"train": train, "eval": eval})
-
-
-def plot_stats(train: list[dict], eval: list[dict], png_path: str | os.PathLike) -> None:
-    """PNG with a histogram of prompt tokens and one of actual needle depth, per split; written atomically."""
-    _plot({"train": train, "eval": eval}, Path(png_path))
+    return _export({split: records}, Path(out_dir))
 
 
 def _export(splits: Splits, out: Path) -> dict[str, float]:
