@@ -154,6 +154,36 @@ def test_killed_run_resumes_from_its_last_checkpoint(workspace, tmp_path):
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 
+def test_rerun_of_a_finished_run_trains_again_from_scratch(workspace, tmp_path):
+    """`snakemake -R finetune` after a finished run: the old final checkpoint must not turn it into 0 steps."""
+    cfg, train, out = model_cfg(workspace, LONG_NATIVE), {**TRAIN, "save_steps": 2}, tmp_path / "run"
+    finetune(cfg, LORA, train, workspace["jsonl"], out, seed=0)
+    assert (out / "checkpoints" / "checkpoint-4").is_dir()
+
+    recorder = LossRecorder()
+    result = finetune(cfg, LORA, train, workspace["jsonl"], out, seed=0, callbacks=[recorder])
+    assert result["resumed_from_step"] == 0 and result["steps"] == 4
+    assert [loss for _, loss in recorder.losses] == pytest.approx(GOLDEN_LOSSES, abs=1e-4)
+
+
+def test_killed_run_with_changed_inputs_starts_fresh(workspace, tmp_path):
+    """Rebuilt training haystacks under the same key: the half-done run of the old data is not continued."""
+    cfg, train, out = model_cfg(workspace, LONG_NATIVE), {**TRAIN, "save_steps": 2}, tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cfg, LORA, train, workspace["jsonl"], out, seed=0, callbacks=[KillAfterFirstCheckpoint()])
+    changed = tmp_path / "changed.jsonl"
+    write_jsonl(changed, workspace["records"][::-1])
+
+    result = finetune(cfg, LORA, train, changed, out, seed=0)
+    assert result["resumed_from_step"] == 0 and result["steps"] == 4
+    # and a changed training setting counts as changed input too
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cfg, LORA, train, workspace["jsonl"], tmp_path / "other", seed=0,
+                 callbacks=[KillAfterFirstCheckpoint()])
+    result = finetune(cfg, LORA, {**train, "learning_rate": 1e-3}, workspace["jsonl"], tmp_path / "other", seed=0)
+    assert result["resumed_from_step"] == 0
+
+
 def test_full_finetune_with_packing_saves_a_scaled_model(workspace, tmp_path):
     cfg = model_cfg(workspace, SHORT_NATIVE)
     train = {**TRAIN, "max_steps": 2, "packing": True, "gradient_checkpointing": True, "rope_type": "dynamic"}

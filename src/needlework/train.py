@@ -2,13 +2,18 @@
 
 The longest training example decides the sequence length; when it (or the longest prompt plus
 ``train.max_answer_tokens``) exceeds the model's native context, RoPE scaling is switched on (``train.rope_type``).
-Checkpoints go to ``out_dir/checkpoints`` every ``train.save_steps`` steps and a rerun resumes from the last
-complete one. The result (adapter, or full model, plus tokenizer) appears atomically in ``out_dir/adapter``.
+Checkpoints go to ``out_dir/checkpoints`` every ``train.save_steps`` steps. A rerun resumes from the last complete
+one only when it continues an *unfinished* run of the *same inputs* (training records, model, adapter and training
+settings, seed: their fingerprint is kept beside the checkpoints); anything else (changed inputs, or a finished run
+that Snakemake asks to redo, e.g. ``snakemake -R finetune``) starts fresh. The result (adapter, or full model, plus tokenizer) appears atomically in ``out_dir/adapter``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 METHODS = ("lora", "qlora", "full")
 CHECKPOINTS = "checkpoints"
 ADAPTER = "adapter"
+INPUTS_FILE = "inputs.json"  # beside the checkpoints: the fingerprint of the run they belong to
 
 
 def finetune(
@@ -85,7 +91,9 @@ def finetune(
         peft_config=None if method == "full" else lora_config(lora_cfg),
         callbacks=list(callbacks),
     )
-    resume = last_complete_checkpoint(checkpoints)
+    inputs = training_fingerprint(model_cfg, lora_cfg, train_cfg, Path(train_jsonl), seed)
+    with trainer.accelerator.main_process_first():  # rank 0 clears stale checkpoints before the others look
+        resume = resumable_checkpoint(checkpoints, inputs, clear=trainer.is_world_process_zero())
     resumed_from = TrainerState.load_from_json(str(resume / "trainer_state.json")) if resume else None
     if resume:
         log.info("resuming from %s", resume)
@@ -236,6 +244,47 @@ def token_lengths(tokenizer: Any, conversations: list[list[dict]], batch: int = 
         longest = max([longest, *map(len, encoded[: len(chunk)])])
         longest_prompt = max([longest_prompt, *map(len, encoded[len(chunk):])])
     return longest, longest_prompt
+
+
+def training_fingerprint(model_cfg: dict, lora_cfg: dict, train_cfg: dict, train_jsonl: Path, seed: int) -> str:
+    """Hash of everything a training run's checkpoints depend on: records (bytes), configs, seed and the base
+    model's files (path, size and modification time: cheap for 26 GB of weights, and a rebuilt base changes it)."""
+    digest = hashlib.sha256()
+    with open(train_jsonl, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    base = model_cfg.get("path")
+    files = []
+    if base and Path(base).is_dir():
+        files = [(str(f.relative_to(base)), f.stat().st_size, f.stat().st_mtime_ns)
+                 for f in sorted(Path(base).rglob("*")) if f.is_file()]
+    digest.update(json.dumps([model_cfg, lora_cfg, train_cfg, seed, files], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def resumable_checkpoint(checkpoints: Path, inputs: str, *, clear: bool = True) -> Path | None:
+    """The checkpoint to resume from: the last complete one of an unfinished run with the same ``inputs``
+    fingerprint, else None. With ``clear``, checkpoints of other inputs or of a finished run are deleted and the
+    new fingerprint is recorded, so this run starts fresh and a kill of it resumes it."""
+    from transformers import TrainerState
+
+    record = checkpoints / INPUTS_FILE
+    same = record.is_file() and json.loads(record.read_text()).get("fingerprint") == inputs
+    last = last_complete_checkpoint(checkpoints) if same else None
+    if last is not None:
+        state = TrainerState.load_from_json(str(last / "trainer_state.json"))
+        if state.max_steps and state.global_step >= state.max_steps:
+            log.info("checkpoints in %s belong to a finished run: starting fresh", checkpoints)
+            last = None
+        else:
+            return last
+    elif record.is_file() and not same:
+        log.info("checkpoints in %s belong to other inputs: starting fresh", checkpoints)
+    if clear:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        checkpoints.mkdir(parents=True)
+        record.write_text(json.dumps({"fingerprint": inputs}))
+    return None
 
 
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
