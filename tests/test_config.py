@@ -50,9 +50,11 @@ def test_every_experiment_and_model_file_composes():
         cfg = compose(f"experiment={exp.stem}", config_dir=CONF)
         for name in cfg["eval"]["models"]:
             assert model_config(cfg, name)["backend"] in {"hf", "openai"}
+    default = compose(config_dir=CONF)
     for model in (CONF / "model").glob("*.yaml"):
-        cfg = compose(f"model={model.stem}", config_dir=CONF)
-        assert cfg["model"]["name"] == model.stem
+        if model_config(default, model.stem)["backend"] == "hf":  # API models are evaluated, not fine-tuned
+            cfg = compose(f"model={model.stem}", config_dir=CONF)
+            assert cfg["model"]["name"] == model.stem
 
 
 def test_blog_16k_is_the_published_setup():
@@ -88,3 +90,22 @@ def test_result_keys_change_only_with_the_config_they_depend_on():
     assert base.eval_dir("finetuned") != rank64.eval_dir("finetuned")
     assert base.eval_dir("base") == rank64.eval_dir("base")
     assert Paths(compose("seed=1", config_dir=CONF)).corpus_dir != base.corpus_dir
+
+
+def test_an_api_model_as_the_experiment_model_names_the_key():
+    with pytest.raises(ConfigError, match=r"config key model: 'gpt-4o' is an openai endpoint.*eval\.models"):
+        compose("model=gpt-4o", config_dir=CONF)
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("", ["embed_tokens", "lm_head"]),  # the tiny base never saw the chat tokens
+    ("model=qwen2.5-0.5b", None),       # a real model's LoRA stays a LoRA
+    ("model=llama3-8b lora=r64", None),
+    ("model=qwen2.5-0.5b lora.modules_to_save=[lm_head]", ["lm_head"]),  # an explicit choice wins
+])
+def test_tiny_model_settings_stay_with_the_tiny_model(override, expected):
+    from needlework.train import lora_config
+
+    cfg = compose(override, config_dir=CONF)
+    modules = lora_config(cfg["lora"], cfg["model"]).modules_to_save
+    assert (sorted(modules) if modules else None) == expected

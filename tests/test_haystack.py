@@ -267,3 +267,11 @@ def test_other_tokenizers_and_templates(tok, kind):
         assert record["context_length"] - MAX_SHORTFALL <= len(ids) == record["n_tokens"] <= record["context_length"]
         assert ids.count(other.bos_token_id) == 1 and ids[0] == other.bos_token_id
         _pieces(record)
+
+
+def test_a_template_writing_bos_twice_names_the_config_key(tok):
+    """A template that adds a BOS the tokenizer adds again is a user's config problem: the error says which key."""
+    other = copy.deepcopy(tok)
+    other.chat_template = "{{ bos_token }}" + LLAMA2_TEMPLATE
+    with pytest.raises(InputError, match=r"model\.chat_template"):
+        build_eval(NEEDLES, BIOS, other, [300], [50.0], per_cell=1, seed=3)

@@ -27,7 +27,8 @@ OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
     "max_retries": 6, "timeout_s": 120.0, "price_input_per_1m": 0.0, "price_output_per_1m": 0.0, "tokenizer": None,
     "schema_in_prompt": True,
 }
-HF_MODEL_DEFAULTS: dict[str, Any] = {"attn_implementation": "sdpa", "chat_template": None}
+HF_MODEL_DEFAULTS: dict[str, Any] = {"attn_implementation": "sdpa", "chat_template": None,
+                                     "modules_to_save": None}
 
 
 class ConfigError(ValueError):
@@ -100,6 +101,11 @@ def validate(cfg: dict[str, Any]) -> None:
     """Check the resolved config against the JSON schema and the rules that tie keys together; the error names
     the offending key."""
     _validate_against({k: v for k, v in cfg.items() if k != "_meta"}, _schema(), "config")
+    if cfg["model"]["backend"] != "hf":
+        raise ConfigError(
+            f"config key model: '{cfg['model']['name']}' is an {cfg['model']['backend']} endpoint, but the experiment's "
+            "model must be an hf model (its tokenizer builds the prompts and it is the one fine-tuned); evaluate "
+            f"API models beside it with eval.models=[base,finetuned,{cfg['model']['name']}]")
     if cfg["labeler"]["kind"] == "field" and not cfg["data"].get("label_field"):
         raise ConfigError("config key data.label_field: labeler=field needs the field that holds the labels")
     if cfg["context"]["needles_per_cell"] > cfg["needles"]["n_eval"]:

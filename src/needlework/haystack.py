@@ -283,7 +283,10 @@ class _Assembler:
             (ids,) = self._prompt_ids([messages])
             bos = self.tokenizer.bos_token_id
             if bos is not None and bos in ids and (ids[0] != bos or ids.count(bos) != 1):
-                raise ValueError(f"the chat template must write at most one BOS, at the start; got {ids[:8]}...")
+                raise InputError(
+                    f"the chat template of model {self.tokenizer.name_or_path!r} writes a BOS token {ids.count(bos)} "
+                    f"times or not first (ids {ids[:8]}...); a template must write at most one, at the start: set "
+                    "config key model.chat_template to one that does")
             self.overheads[needle["id"]] = len(ids)
         return self.overheads[needle["id"]]
 

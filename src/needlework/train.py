@@ -88,7 +88,7 @@ def finetune(
                         report_to=report_to),
         train_dataset=to_dataset(conversations, loss_mode),
         processing_class=tokenizer,
-        peft_config=None if method == "full" else lora_config(lora_cfg),
+        peft_config=None if method == "full" else lora_config(lora_cfg, model_cfg),
         callbacks=list(callbacks),
     )
     inputs = training_fingerprint(model_cfg, lora_cfg, train_cfg, Path(train_jsonl), seed)
@@ -128,8 +128,12 @@ def finetune(
     }
 
 
-def lora_config(lora_cfg: dict) -> Any:
-    """PEFT ``LoraConfig`` from the ``lora`` config group (target_modules: 'all-linear' or module names)."""
+def lora_config(lora_cfg: dict, model_cfg: dict | None = None) -> Any:
+    """PEFT ``LoraConfig`` from the ``lora`` config group (target_modules: 'all-linear' or module names).
+
+    Modules trained in full beside the adapter: ``lora.modules_to_save`` when set, else the model's own
+    ``modules_to_save`` (a property of the base, e.g. the tiny model that never saw the chat tokens), else none.
+    """
     from peft import LoraConfig
 
     target = lora_cfg["target_modules"]
@@ -138,7 +142,8 @@ def lora_config(lora_cfg: dict) -> Any:
         lora_alpha=lora_cfg["alpha"],
         lora_dropout=float(lora_cfg["dropout"]),
         target_modules=target if isinstance(target, str) else list(target),
-        modules_to_save=list(lora_cfg.get("modules_to_save") or []) or None,
+        modules_to_save=list(lora_cfg.get("modules_to_save") or (model_cfg or {}).get("modules_to_save") or [])
+        or None,
         task_type="CAUSAL_LM",
     )
 

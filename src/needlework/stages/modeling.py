@@ -54,7 +54,8 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
     from needlework import train
 
     train_dir = Path(adapter_out).parent
-    assert Path(checkpoints).parent == train_dir, "checkpoints and adapter live in the same training directory"
+    if Path(checkpoints).parent != train_dir:
+        raise RuntimeError(f"checkpoints {checkpoints} must live beside the adapter in {train_dir} (workflow rule)")
     model = dict(cfg["model"], path=str(Path(base_dir).resolve()) if base_dir else cfg["model"]["path"])
     params = {"model": model, "lora": cfg["lora"], "train": cfg["train"]}
     n_proc = cfg["train"].get("num_processes", 1)

@@ -39,7 +39,8 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
             html = write_report(Path(out_html).parent, experiment=cfg["name"], cells=cells, baseline=baseline,
                                 cost=cost, training=training, predictions_by_model=predictions,
                                 images=images, notes=_notes(cfg, cells, baseline))
-        assert Path(html) == Path(out_html)
+        if Path(html) != Path(out_html):
+            raise RuntimeError(f"the report was written to {html}, not to the declared output {out_html}")
         summary = {f"{row.model}.accuracy": row.accuracy for row in cost.itertuples()}
         summary.update({f"{row.model}.usd_per_1k_queries": row.usd_per_1k_queries for row in cost.itertuples()})
         summary["majority.accuracy"] = float((baseline["accuracy"] * baseline["n"]).sum() / baseline["n"].sum())
