@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path
+from needlework.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def pretrain(model: LlamaForCausalLM, blocks: torch.Tensor, *, steps: int, batch
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
     model.train()
     losses = []
-    bar = tqdm(range(steps), desc="pretrain", disable=None)
+    bar = progress(range(steps), desc="pretrain", unit="step")
     for _ in bar:
         batch = blocks[torch.randint(len(blocks), (batch_size,), generator=generator)]
         loss = model(input_ids=batch, labels=batch).loss

@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 from jinja2 import TemplateError
-from tqdm import tqdm
 
 from needlework.io import InputError, atomic_path, read_records
 from needlework.models import load_model, load_tokenizer, require_cuda_for, rope_scaling_for, save_rope
+from needlework.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def to_dataset(conversations: list[list[dict]], loss_mode: str) -> Any:
 def token_lengths(tokenizer: Any, conversations: list[list[dict]], batch: int = 256) -> tuple[int, int]:
     """(longest templated conversation, longest templated prompt with the generation prompt), in tokens."""
     longest = longest_prompt = 0
-    for start in tqdm(range(0, len(conversations), batch), desc="measuring examples", disable=None):
+    for start in progress(range(0, len(conversations), batch), desc="measuring examples", unit="batch"):
         chunk = conversations[start:start + batch]
         full = tokenizer.apply_chat_template(chunk, tokenize=False)
         prompts = tokenizer.apply_chat_template([c[:-1] for c in chunk], tokenize=False, add_generation_prompt=True)

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from needlework.progress import progress
 
 
 class HFBackend:
@@ -60,7 +61,7 @@ class HFBackend:
             use_cache=True,
         )
         self.model.eval()
-        with tqdm(total=len(prompts), desc="generate", unit="prompt", disable=None) as bar:
+        with progress(total=len(prompts), desc="generate", unit="prompt") as bar:
             for start in range(0, len(prompts), self.batch_size):
                 batch = prompts[start : start + self.batch_size]
                 for (request_id, ids), new_ids in zip(batch, self._generate_batch([ids for _, ids in batch], config)):
