@@ -50,3 +50,20 @@ def test_every_rule_runs_in_a_conda_env_that_exists():
     assert len(envs) == 2
     for rel in envs:
         assert (ROOT / "workflow" / "rules" / rel).resolve().exists(), rel
+
+
+def test_lock_file_pins_every_dependency_within_the_package_specifiers():
+    """`make setup` installs from requirements.lock: a dependency added to pyproject.toml without `make lock`
+    would be missing from a fresh clone's venv."""
+    locked = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            assert len(req.specifier) == 1 and next(iter(req.specifier)).operator == "==", line
+            locked[req.name.lower().replace("_", "-")] = next(iter(req.specifier)).version
+    assert "torch" not in locked  # installed first and alone (Makefile)
+    for dep, req in _expected(("dev",)).items():
+        if dep != "torch":
+            name = dep.replace("_", "-")
+            assert name in locked, f"{dep} is not in requirements.lock: run `make lock`"
+            assert req.specifier.contains(locked[name], prereleases=True), (dep, locked[name], str(req.specifier))
