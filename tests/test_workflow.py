@@ -42,7 +42,7 @@ def test_whole_chain_to_the_report(small_run):
         assert cells["accuracy"].between(0, 1).all()
     figures = list((results / "report" / "default" / "figures").glob("*.png"))
     assert len(figures) >= 4  # accuracy vs length, per field, one heatmap per model
-    assert (_only(results / "train", "tiny-lora8-*") / "adapter" / "adapter_config.json").exists()
+    assert (_only(results / "train", "tiny_base-lora8-*") / "adapter" / "adapter_config.json").exists()
 
 
 @pytest.mark.slow
@@ -96,7 +96,7 @@ def test_published_benchmark_file_format(tmp_path):
     overrides = (f"data=jsonl data.path={path} data.name_field=name data.text_field=bio data.label_field=json "
                  f"data.anonymize=false labeler=field context.lengths=[384] context.depths=[50] context.needles_per_cell=3 "
                  f"context.train_lengths=[384] context.train_examples=5 needles.n_train=20 needles.n_eval=3 "
-                 f"needles.max_words=60 model.build.vocab_size=512 model.build.pretrain.steps=5")
+                 f"needles.max_words=60")
     result = snakemake(tmp_path / "w", "haystacks", overrides=overrides)
     assert result.returncode == 0, result.stderr[-4000:]
     grid = [json.loads(line) for line in _only(tmp_path / "w" / "results" / "haystacks", "eval-*/eval.jsonl")

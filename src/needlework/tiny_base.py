@@ -78,17 +78,19 @@ class Examples:
         self.tokenizer, self.bios, self.names = tokenizer, bios, names
         self.sep = len(tokenizer(SEPARATOR, add_special_tokens=False)["input_ids"])
 
-    def make(self, rng: random.Random, length: int, questions: int = 1) -> Example:
+    def make(self, rng: random.Random, length: int, questions: int = 1, lead_only: bool = False) -> Example:
         """One conversation whose first prompt has at most about ``length`` tokens (at least the needle alone):
         the evaluation's prompt and answer, then up to ``questions - 1`` more turns asking about other complete
-        biographies of the same haystack. Returns the ids and the (start, end) span of every answer."""
+        biographies of the same haystack. ``lead_only`` cuts every biography to its first sentence (which holds
+        the facts): short sources make the copying circuit easy to find early in training. Returns the ids and
+        the (start, end) span of every answer."""
         tok = self.tokenizer
-        needle = rename(rng.choice(self.bios), rng, *self.names)
+        needle = self._draw(rng, lead_only)
         budget = length - len(self._prompt_ids([needle["text"]], needle["name"]))
         pieces: list[str] = []
         others: list[dict] = []
         while budget > self.sep + 8:
-            bio = rename(rng.choice(self.bios), rng, *self.names)
+            bio = self._draw(rng, lead_only)
             if bio["id"] == needle["id"] or bio["name"] == needle["name"]:
                 continue
             ids = tok(bio["text"], add_special_tokens=False)["input_ids"]
@@ -109,6 +111,13 @@ class Examples:
                        add_special_tokens=False)["input_ids"]
             spans.append(self._answer(ids, bio))
         return ids, spans
+
+    def _draw(self, rng: random.Random, lead_only: bool) -> dict:
+        """A random biography, renamed; only its first sentence if ``lead_only``."""
+        bio = rename(rng.choice(self.bios), rng, *self.names)
+        if lead_only and " . " in bio["text"]:
+            bio["text"] = bio["text"][: bio["text"].index(" . ") + 2]
+        return bio
 
     def _answer(self, ids: list[int], bio: dict) -> tuple[int, int]:
         """Append ``bio``'s label JSON and the end token to ``ids``; return their span."""
@@ -160,6 +169,12 @@ def build_model(vocab_size: int, cfg: dict, native_context: int, special: dict[s
         return LlamaForCausalLM(config)
 
 
+def lead_share_at(step: int, cfg: dict) -> float:
+    """Curriculum: the share of batches of first sentences only falls from 1 to ``lead_share`` over the ramp."""
+    ramp = max(1, int(cfg["curriculum"] * cfg["steps"]))
+    return max(cfg["lead_share"], 1.0 - step / ramp)
+
+
 def max_length_at(step: int, cfg: dict, native_context: int) -> int:
     """Curriculum: the longest haystack at ``step`` grows linearly from ``min_length`` to the native context over
     the first ``curriculum`` share of the steps."""
@@ -187,13 +202,16 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
             start, rows = state["step"], state["rows"]
             log.info("resuming from step %d (%s)", start, ckpt)
     pad, skeleton = examples.tokenizer.pad_token_id, skeleton_of(valid)
+    keys = key_tokens(examples.tokenizer)
     last_save, t0, tokens = time.monotonic(), time.monotonic(), 0
     model.train()
     for step in range(start, steps):
         rng = random.Random(f"{seed}:tiny-base:{step}")
         length = rng.randint(cfg["min_length"], max_length_at(step, cfg, native_context))
-        ids, targets = batch_of([examples.make(rng, length, cfg["questions"]) for _ in range(cfg["batch_size"])],
-                                pad)
+        lead_only = rng.random() < lead_share_at(step, cfg)
+        ids, targets = batch_of([examples.make(rng, length, cfg["questions"], lead_only)
+                                 for _ in range(cfg["batch_size"])], pad)
+        targets = thin_skeleton(targets, keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
         loss, acc = answer_loss(model, ids, targets, skeleton)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -202,7 +220,7 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
         opt.zero_grad(set_to_none=True)
         tokens += ids.numel()
         row = {"step": step + 1, "loss": round(float(loss.detach()), 4), "value_acc": round(acc, 4),
-               "length": length}
+               "length": length, "lead_only": lead_only}
         if (step + 1) % cfg["eval_every"] == 0 or step + 1 == steps:
             row.update(validate(model, valid, pad))
             row["tokens_per_s"] = round(tokens / (time.monotonic() - t0))
@@ -216,6 +234,22 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
             last_save = time.monotonic()
     model.eval()
     return rows
+
+
+def key_tokens(tokenizer: Any) -> torch.Tensor:
+    """Ids of the JSON keys and punctuation of a label: what every answer repeats, whatever the person."""
+    from needlework.labels.schema import Label
+
+    tokens = tokenizer.tokenize(Label().to_json())
+    values = {"unknown", "Ġ0", "Ġfalse"}  # the default label's values (byte-level spelling)
+    return torch.tensor(sorted(set(tokenizer.convert_tokens_to_ids([t for t in tokens if t not in values]))))
+
+
+def thin_skeleton(targets: torch.Tensor, keys: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Keep only ``share`` of the JSON-key targets (they are learned at once; the output head over the whole
+    vocabulary is most of a step's cost), every value target."""
+    drop = torch.isin(targets, keys) & (torch.rand(targets.shape, generator=generator) >= share)
+    return targets.masked_fill(drop, -100)
 
 
 def skeleton_of(examples: list[Example]) -> frozenset[int]:
