@@ -4,6 +4,7 @@ The retrieval tests run the evaluation's own haystack builder, backend and score
 saw (a corpus of another seed), so a needle put in the wrong place, a label shifted against its needle, or a RoPE
 factor not applied shows up as a drop in accuracy.
 """
+import json
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def grid():
     """A native-length grid (3 depths x 8 needles) over a corpus of another seed, and its majority baseline."""
     corpus, _, _ = build_corpus({"source": "synthetic", "n": 160, "non_person_rate": 0.0, "anonymize": True}, seed=7)
     labels = corpus_labels(corpus)
-    needles = [dict(r, label=labels[r["id"]]) for r in corpus if r["id"] in labels and len(r["text"].split()) <= 120]
+    needles = [dict(r, label=json.loads(labels[r["id"]])) for r in corpus
+               if r["id"] in labels and len(r["text"].split()) <= 120]
     eval_needles, train_needles = needles[:8], needles[8:]
     eval_ids = {r["id"] for r in eval_needles}
     pool = [r for r in corpus if r["id"] not in eval_ids]
