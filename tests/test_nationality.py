@@ -58,3 +58,30 @@ def test_field_labels_from_the_source_are_canonical_with_the_raw_value_beside():
     assert [(r["label"] and r["label"]["nationality"], r["nationality_raw"], r["error"]) for r in rows] == [
         ("american", "usa", None), ("british", "United Kingdom", None), (None, None, "no label in source")]
     assert rows[0]["label"]["date_of_birth"] == base["date_of_birth"]
+
+
+def test_the_labels_step_writes_canonical_field_labels_and_counts_unrecognised_ones(tmp_path):
+    """data=jsonl labeler=field, as for the published benchmark's {name, bio, json} file."""
+    import json
+    from pathlib import Path
+
+    from needlework.config import compose
+    from needlework.io import read_jsonl, write_jsonl
+    from needlework.stages.data import labels
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    cfg = compose(f"data=jsonl data.path={tmp_path}/bios.jsonl data.label_field=json labeler=field "
+                  f"tracking.enabled=false results_dir={tmp_path}", config_dir=conf)
+    base = {"date_of_birth": {"day": 0, "month": 0, "year": 0}, "date_of_death": {"day": 0, "month": 0, "year": 0},
+            "sportsperson": False, "politician": False}
+    spellings = {"b-0": "usa", "b-1": "United States", "b-2": "Klingon", "b-3": "brazil"}
+    write_jsonl(tmp_path / "corpus.jsonl", [{"id": i, "name": "x", "text": "x", "label": {**base, "nationality": n}}
+                                            for i, n in spellings.items()])
+    write_jsonl(tmp_path / "needles.jsonl", [{"id": i, "split": "train"} for i in spellings])
+    stats = labels(cfg, cfg["labeler"], str(tmp_path / "corpus.jsonl"), str(tmp_path / "needles.jsonl"),
+                   str(tmp_path / "labels.jsonl"), str(tmp_path / "stats.json"), str(tmp_path / "cache.jsonl"))
+    rows = list(read_jsonl(tmp_path / "labels.jsonl"))
+    assert [(r["label"]["nationality"], r["nationality_raw"]) for r in rows] == [
+        ("american", "usa"), ("american", "United States"), ("klingon", "Klingon"), ("brazilian", "brazil")]
+    assert stats["nationality_unrecognised"] == 1
+    assert json.loads((tmp_path / "stats.json").read_text())["nationality_unrecognised"] == 1
