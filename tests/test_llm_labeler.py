@@ -166,3 +166,27 @@ def test_bad_needles_are_input_errors():
         label_with_llm([NEEDLES[1], NEEDLES[1]], config("http://127.0.0.1:1/v1"), None)
     with pytest.raises(InputError, match="'text'"):
         label_with_llm([{"id": "x", "name": "y"}], config("http://127.0.0.1:1/v1"), None)
+
+
+@pytest.mark.parametrize(
+    ("answered", "canonical"),
+    [("usa", "american"), ("U.S.", "american"), ("American", "american"), ("united states", "american"),
+     ("British", "british"), ("uk", "british"), ("English", "english"), ("Brazil", "brazilian"),
+     ("brazilian", "brazilian"), ("unknown", "unknown"), ("", "unknown"), (None, "unknown"),
+     ("Klingon", "klingon")],
+)
+def test_parse_label_maps_the_models_nationality_to_one_demonym(answered, canonical):
+    assert parse_label(json.dumps({**TRUTH["anna berg"], "nationality": answered}))["nationality"] == canonical
+
+
+def test_label_rows_keep_the_models_own_spelling_of_the_nationality(tmp_path):
+    spelled = {"anna berg": "Sweden", "pedro alves": "Brazil", "mary jones": None}
+
+    def model(body):
+        name = re.search(r"Biography of (.+):\n", body["messages"][-1]["content"]).group(1)
+        return json.dumps({**TRUTH[name], "nationality": spelled[name]})
+
+    with FakeOpenAI(model) as server:
+        rows, _ = label_with_llm(NEEDLES, config(server.base_url), tmp_path / "cache.jsonl")
+    assert {row["id"]: row["label"] for row in rows} == {i: TRUTH[name] for i, name in EXPECTED.items()}
+    assert [row["nationality_raw"] for row in rows] == ["Sweden", "Brazil", None]

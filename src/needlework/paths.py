@@ -57,6 +57,8 @@ class Paths:
         lora = cfg["lora"]
         adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"
         self.train_dir = root / "train" / f"{name}-{adapter}-{self.k_train}"
+        # Scores depend on the scoring mode (eval.scoring); the baseline's answers do not depend on any model.
+        self.baseline_dir = root / "evaluate" / f"majority-{fingerprint(self.k_eval_hay, cfg['eval']['scoring'])}"
         self.report_dir = root / "report" / cfg["name"]
         self.tracking_db = root / "mlflow.db"
 
@@ -69,12 +71,17 @@ class Paths:
         """Labels of the same needles by another labeler (for the agreement table)."""
         return self.root / "labels" / f"{labeler_cfg['kind']}-{fingerprint(self.k_needles, semantic(labeler_cfg))}"
 
-    def eval_key(self, model_name: str) -> str:
-        """Readable name + hash of what an evaluated model's predictions depend on."""
+    def prediction_key(self, model_name: str) -> str:
+        """Readable name + hash of what an evaluated model's answers depend on (not how they are scored): names
+        its answer cache, so a change of eval.scoring rescores without asking the model again."""
         mcfg = semantic(model_config(self.cfg, model_name))
         upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
         local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
         return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local)}"
+
+    def eval_key(self, model_name: str) -> str:
+        """Readable name + hash of what an evaluated model's scores depend on: its answers and eval.scoring."""
+        return f"{model_name}-{fingerprint(self.prediction_key(model_name), self.cfg['eval']['scoring'])}"
 
     def llm_cache(self, what: str, endpoint: dict[str, Any]) -> Path:
         """One content-addressed response cache per endpoint and model, shared by every key and experiment: a

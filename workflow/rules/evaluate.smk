@@ -9,7 +9,8 @@ rule evaluate_model:
         unpack(eval_model_inputs),
     params:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
-        cache=lambda wc: CACHE / f"predictions-{wc.eval_key}.jsonl",  # answers so far: a rerun resumes
+        # answers so far, shared by every eval.scoring: a rerun or a rescoring resumes from them
+        cache=lambda wc: CACHE / f"predictions-{P.prediction_key(EVAL_MODELS[wc.eval_key])}.jsonl",
     threads: eval_threads  # local models: all cores (Snakemake caps at --cores); API models: 1
     conda:
         ENV
@@ -31,8 +32,8 @@ rule majority_baseline:
     conda:
         ENV
     log:
-        LOGS / f"baseline-{P.k_eval_hay}.log",
+        LOGS / f"baseline-{P.baseline_dir.name}.log",
     benchmark:
-        BENCH / f"baseline-{P.k_eval_hay}.tsv"
+        BENCH / f"baseline-{P.baseline_dir.name}.tsv"
     script:
         "../scripts/baseline.py"

@@ -7,6 +7,7 @@ from typing import Any
 
 from needlework import tracking
 from needlework.io import InputError, read_jsonl, write_json, write_jsonl
+from needlework.labels.nationality import unrecognised
 from needlework.stages.runtime import timer
 
 log = logging.getLogger("needlework")
@@ -62,8 +63,9 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
                 from needlework.labels.infobox import label_needles
 
                 if not any(r.get("infobox") for r in needle_records):
-                    raise InputError(f"config key labeler: the needles of {corpus_jsonl} have no infobox to parse "
-                                     "(data=jsonl); use labeler=field with data.label_field, or labeler=openai")
+                    raise InputError(f"config key labeler (or labeler.compare_with): the needles of {corpus_jsonl} "
+                                     "have no infobox to parse; label them with labeler=field (data.label_field) or "
+                                     "labeler=openai with labeler.compare_with=null")
                 rows, extra = label_needles(needle_records), {}
             elif labeler["kind"] == "field":
                 rows, extra = _field_labels(needle_records, cfg), {}
@@ -73,8 +75,12 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
                 rows, extra = label_with_llm(needle_records, labeler, Path(cache_path))
             write_jsonl(out_labels, sorted(rows, key=lambda r: r["id"]))
         failures = sum(1 for r in rows if r.get("error"))
+        odd = unrecognised(r.get("label") for r in rows)
+        if odd:
+            log.warning("labels: %d nationalities outside the demonym vocabulary, kept as written: %s",
+                        sum(odd.values()), dict(odd.most_common(10)))
         stats = {"needles": len(rows), "labeled": len(rows) - failures, "failures": failures,
-                 "seconds": t["seconds"], **extra}
+                 "nationality_unrecognised": sum(odd.values()), "seconds": t["seconds"], **extra}
         write_json(out_stats, stats)
         log.info("labels (%s): %s", labeler["kind"], stats)
         run.log_metrics(stats)
@@ -86,8 +92,9 @@ def _field_labels(needle_records: list[dict[str, Any]], cfg: dict[str, Any]) -> 
     if not cfg["data"].get("label_field"):
         raise InputError("config key data.label_field: labeler=field needs labels in the source "
                          "(set data.label_field to the field that holds them)")
-    return [{"id": r["id"], "label": r.get("label"), "error": None if r.get("label") else "no label in source"}
-            for r in needle_records]
+    from needlework.labels.field import label_from_field
+
+    return label_from_field(needle_records)
 
 
 def agreement(cfg: dict[str, Any], labels_a: str, labels_b: str, name_a: str, name_b: str,

@@ -29,7 +29,8 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
     prompts = [[m for m in r["messages"] if m["role"] != "assistant"] for r in read_jsonl(grid_jsonl)]
     paths = Paths(cfg)
     own = dict(cfg["model"], path=str(paths.model_dir) if paths.builds_model else cfg["model"]["path"])
-    cost = cost_table([model_config(cfg, m) for m in models], prompts, predictions, load_tokenizer(own))
+    cost = cost_table([model_config(cfg, m) for m in models], prompts, predictions, load_tokenizer(own),
+                      scoring=cfg["eval"]["scoring"])
     training = json.loads(Path(train_metrics[0]).read_text()) if train_metrics else None
 
     with tracking.stage_run(cfg, "report", cfg["name"], {"models": models}) as run:
@@ -38,7 +39,8 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
             images = render_all(cells, tmp, baseline)
             html = write_report(Path(out_html).parent, experiment=cfg["name"], cells=cells, baseline=baseline,
                                 cost=cost, training=training, predictions_by_model=predictions,
-                                images=images, notes=_notes(cfg, cells, baseline))
+                                images=images, notes=_notes(cfg, cells, baseline),
+                                scoring=cfg["eval"]["scoring"])
         if Path(html) != Path(out_html):
             raise RuntimeError(f"the report was written to {html}, not to the declared output {out_html}")
         summary = {f"{row.model}.accuracy": row.accuracy for row in cost.itertuples()}
