@@ -12,20 +12,25 @@ from needlework.stages.runtime import timer
 log = logging.getLogger("needlework")
 
 
-def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_stats: str) -> dict[str, Any]:
-    """Read the configured source, drop non-persons, anonymize; the name mapping goes to a separate audit file."""
+def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_dropped: str, out_stats: str) -> dict[str, Any]:
+    """Read the configured source, drop non-persons and bad records, anonymize; the name mapping goes to a
+    separate audit file, the dropped records (id, file:line, reason) to another."""
     from needlework.corpus.build import build_corpus
 
     with tracking.stage_run(cfg, "corpus", Path(out_corpus).parent.name, {"data": cfg["data"]}) as run:
         with timer() as t:
-            records, audit, stats = build_corpus(cfg["data"], cfg["seed"])
+            records, audit, dropped, stats = build_corpus(cfg["data"], cfg["seed"])
             write_jsonl(out_corpus, records)
             write_jsonl(out_audit, audit)  # original -> new names: an audit trail, never part of the corpus
+            write_jsonl(out_dropped, dropped)
         stats = {**stats, "seconds": t["seconds"]}
         write_json(out_stats, stats)
         log.info("corpus: read %s, kept %s, dropped %s", stats.get("read"), stats.get("kept"), stats.get("dropped"))
+        for row in dropped:
+            log.info("corpus: dropped %s", row)
         run.log_metrics(stats)
         run.log_artifact(out_stats)
+        run.log_artifact(out_dropped)
     return stats
 
 
