@@ -128,10 +128,9 @@ def _phrase_hits(value: str, spans: list[regex.Match], folded: list[str],
         i += 1
 
 
-def _glued(strict: Iterable[str]) -> regex.Pattern | None:
-    """Strict parts as substrings, longest first: names glued to other letters in a file name."""
-    ordered = sorted(strict, key=lambda part: (-len(part), part))
-    return regex.compile("|".join(regex.escape(part) for part in ordered)) if ordered else None
+def _glued(part: str, strict: list[str]) -> list[str]:
+    """The strict parts inside ``part`` (folded), longest first: names glued to other letters in a file name."""
+    return [name for name in strict if name in part]
 
 
 def _like(original: str, new: str) -> str:
@@ -221,8 +220,7 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
     drawer.used_names.add(fold(new_name))
     phrases = _index(_phrases(sources, roles))
     strict = {part for part in mapping if _strict(part)}
-
-    glued = _glued(strict)
+    longest_first = sorted(strict, key=lambda part: (-len(part), part))
 
     def rewrite(value: str) -> str:
         spans = list(PART.finditer(value))
@@ -231,9 +229,11 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
         for start, phrase in _phrase_hits(value, spans, folded, phrases):
             new.update({i: _like(spans[i].group(0), mapping[folded[i]])
                         for i in range(start, start + len(phrase)) if folded[i] in mapping})
-        if glued and _FILE_NAME.search(value):  # "jimmyconrad 2006.jpg"
-            new.update({i: glued.sub(lambda m: mapping[m.group(0)], part)
-                        for i, part in enumerate(folded) if i not in new and glued.search(part)})
+        if _FILE_NAME.search(value):  # "jimmyconrad 2006.jpg"
+            for i, part in enumerate(folded):
+                inside = [] if i in new else _glued(part, longest_first)
+                if inside:  # one pass, longest first
+                    new[i] = regex.sub("|".join(map(regex.escape, inside)), lambda m: mapping[m.group(0)], part)
         if not new:
             return value
         pieces, end = [], 0
@@ -278,14 +278,14 @@ def _leaks(original: dict, anonymized: dict) -> list[str]:
     strict = {part for part in _roles(sources) if _strict(part)}
     loose_names = _index(tuple(keys(" ".join(tokens))) for tokens in sources
                          if len(tokens) >= 2 and not strict.intersection(keys(" ".join(tokens))))
-    glued = _glued(strict)
+    longest_first = sorted(strict, key=lambda part: (-len(part), part))
     found: set[str] = set()
     for value in _fields(anonymized):
         spans = list(PART.finditer(value))
         folded = [fold(m.group(0)) for m in spans]
         found.update(strict.intersection(folded))
-        if glued and _FILE_NAME.search(value):
-            found.update(m.group(0) for part in folded for m in glued.finditer(part))
+        if _FILE_NAME.search(value):
+            found.update(name for part in folded for name in _glued(part, longest_first))
         found.update(" ".join(phrase) for _, phrase in _phrase_hits(value, spans, folded, loose_names))
     return sorted(found)
 

@@ -88,7 +88,7 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
     max_share = _get(data_cfg, "max_bad_share", (int, float))
     if not 0 <= max_share <= 1:
         raise InputError(f"data.max_bad_share: must be in [0, 1], got {max_share}")
-    dropped = dict.fromkeys(REASONS, 0)
+    dropped = dict.fromkeys((*REASONS, jsonl_source.INVALID_LABEL, NAME_LEAK, DUPLICATE), 0)
     rejects = Rejects()
     kept, where_of, first_of, read = [], {}, {}, 0
     for where, record in tqdm(read_source(data_cfg, seed, rejects), desc=f"read {source}", unit="rec",
@@ -107,10 +107,11 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
             dropped[reason] += 1
     read += sum(row["reason"] == jsonl_source.INVALID_LABEL for row in rejects.rows)  # rows skipped by the source
     what = data_cfg.get("path") or source
-    if not kept:
-        raise InputError(f"data.source={source!r}: no record left ({read} read, dropped: {dropped}, "
-                         f"{rejects.counts()}); check data.path / data.limit and the name and text fields")
     rejects.check(read, max_share, what)
+    if not kept:
+        raise InputError(f"data.source={source!r}: no record left ({read} read, dropped: "
+                         f"{ {**dropped, **rejects.counts()} }); check data.path / data.limit and the name and text "
+                         "fields")
     names: list[dict] = []
     if do_anonymize:
         anonymized, names = anonymization.anonymize(kept, seed)

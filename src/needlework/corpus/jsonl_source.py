@@ -54,7 +54,7 @@ def parse_label(value: object, where: str, field: str) -> dict:
     if not isinstance(value, dict):
         raise InputError(f"{where}: field {field!r} must be a JSON object, got {type(value).__name__}")
     try:
-        return Label.model_validate(value).model_dump()
+        return Label.model_validate(value, strict=True).model_dump()  # "yes" or 1 is no boolean, "3" no day
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
                              for err in exc.errors())

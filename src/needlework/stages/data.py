@@ -125,8 +125,11 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     if split == "eval" and len(chosen) < cfg["context"]["needles_per_cell"]:
         raise InputError(f"config key context.needles_per_cell: only {len(chosen)} evaluation needles have labels "
                          f"({labels_jsonl}); a needle would repeat within a cell")
-    # No evaluation needle ever appears in a training haystack, nor as a distractor of the grid.
-    pool = [r for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    # No evaluation needle (nor a copy or namesake of one) ever appears in a training haystack, nor as a
+    # distractor of the grid.
+    eval_keys = {key for r in needle_records if r["split"] == "eval" for key in haystack.same_person_keys(r)}
+    pool = [r for r in read_jsonl(corpus_jsonl)
+            if r["id"] not in eval_ids and not eval_keys.intersection(haystack.same_person_keys(r))]
     ctx, seed = cfg["context"], cfg["seed"]
     key = Path(out_dir).name
     params = {"context": ctx, "split": split, "tokenizer": tokenizer.name_or_path}
