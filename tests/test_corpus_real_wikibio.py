@@ -16,8 +16,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "wikibio_real_sample.jsonl"
 CFG = {"source": "wiki_bio", "path": str(FIXTURE), "hub_id": "wiki_bio", "split": "train", "limit": None,
        "anonymize": True, "max_bad_share": 0.0}
 # Words of the fixture's name fields that are no name: particles, titles, ranks, and protected words.
-NOT_NAMES = {"van", "der", "von", "de", "del", "dos", "al", "the", "sir", "emperor", "hy", "zh", "hans", "cn", "production",
-             "team", "stylized", "as", "guys", "selena", "los", "dinos", "of", "stargate"}
+NOT_NAMES = {"van", "der", "von", "de", "del", "dos", "al", "the", "sir", "emperor", "hy", "zh", "hans", "cn",
+             "production", "team", "stylized", "as", "guys", "selena", "los", "dinos", "of", "stargate"}
 
 
 def plain_words(text):

@@ -57,11 +57,6 @@ def parts(text: str) -> list[str]:
     return PART.findall(text)
 
 
-def folded_parts(text: str) -> list[str]:
-    """The folded parts of ``text``; a part that folds to more than one part (rare) yields each of them."""
-    return [p for part in PART.findall(text) for p in PART.findall(fold(part))]
-
-
 def keys(text: str) -> list[str]:
     """The folded parts of ``text``, one per part: what names are compared by."""
     return [fold(part) for part in PART.findall(text)]
