@@ -13,20 +13,25 @@ from needlework.stages.runtime import timer
 log = logging.getLogger("needlework")
 
 
-def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_stats: str) -> dict[str, Any]:
-    """Read the configured source, drop non-persons, anonymize; the name mapping goes to a separate audit file."""
+def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_dropped: str, out_stats: str) -> dict[str, Any]:
+    """Read the configured source, drop non-persons and bad records, anonymize; the name mapping goes to a
+    separate audit file, the dropped records (id, file:line, reason) to another."""
     from needlework.corpus.build import build_corpus
 
     with tracking.stage_run(cfg, "corpus", Path(out_corpus).parent.name, {"data": cfg["data"]}) as run:
         with timer() as t:
-            records, audit, stats = build_corpus(cfg["data"], cfg["seed"])
+            records, audit, dropped, stats = build_corpus(cfg["data"], cfg["seed"])
             write_jsonl(out_corpus, records)
             write_jsonl(out_audit, audit)  # original -> new names: an audit trail, never part of the corpus
+            write_jsonl(out_dropped, dropped)
         stats = {**stats, "seconds": t["seconds"]}
         write_json(out_stats, stats)
         log.info("corpus: read %s, kept %s, dropped %s", stats.get("read"), stats.get("kept"), stats.get("dropped"))
+        for row in dropped:
+            log.info("corpus: dropped %s", row)
         run.log_metrics(stats)
         run.log_artifact(out_stats)
+        run.log_artifact(out_dropped)
     return stats
 
 
@@ -127,8 +132,11 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     if split == "eval" and len(chosen) < cfg["context"]["needles_per_cell"]:
         raise InputError(f"config key context.needles_per_cell: only {len(chosen)} evaluation needles have labels "
                          f"({labels_jsonl}); a needle would repeat within a cell")
-    # No evaluation needle ever appears in a training haystack, nor as a distractor of the grid.
-    pool = [r for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    # No evaluation needle (nor a copy or namesake of one) ever appears in a training haystack, nor as a
+    # distractor of the grid.
+    eval_keys = {key for r in needle_records if r["split"] == "eval" for key in haystack.same_person_keys(r)}
+    pool = [r for r in read_jsonl(corpus_jsonl)
+            if r["id"] not in eval_ids and not eval_keys.intersection(haystack.same_person_keys(r))]
     ctx, seed = cfg["context"], cfg["seed"]
     key = Path(out_dir).name
     params = {"context": ctx, "split": split, "tokenizer": tokenizer.name_or_path}
