@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from needlework.io import InputError
 from needlework.labels.schema import Label
+from needlework.progress import progress
 
 SYSTEM_PROMPT = "extract information about a person in JSON"
 QUESTION = "Given this information, extract information about {name}."
@@ -147,14 +147,14 @@ class _Assembler:
     def build(self, specs: list[_Spec], desc: str) -> list[dict]:
         """Plan, verify and render every spec, in order."""
         records = []
-        with tqdm(total=len(specs), desc=desc, unit="record", disable=None) as progress:
+        with progress(total=len(specs), desc=desc, unit="record") as bar:
             for start in range(0, len(specs), VERIFY_BATCH):
                 chunk = specs[start : start + VERIFY_BATCH]
                 plans = [self._plan(spec, spec.length - self._overhead(spec.needle)) for spec in chunk]
                 for plan, n_tokens in zip(plans, self._prompt_lengths(plans)):
                     plan, n_tokens = self._settle(plan, n_tokens)
                     records.append(_record(plan, n_tokens))
-                progress.update(len(chunk))
+                bar.update(len(chunk))
         return records
 
     def _settle(self, plan: _Plan, n_tokens: int) -> tuple[_Plan, int]:

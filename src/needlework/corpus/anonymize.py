@@ -47,11 +47,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import regex
-from tqdm import tqdm
 
 from needlework.corpus.names import (NAME_KEYS, PART, PROTECTED_WORDS, fold, identifying, identifying_parts, keys,
                                      name_sources)
 from needlework.corpus.synthetic import COUNTRIES, faker_for
+from needlework.progress import progress
 
 __all__ = ["NAME_KEYS", "PROTECTED_WORDS", "LeakError", "anonymize", "check_leaks", "find_leaks",
            "identifying_parts", "name_sources"]
@@ -265,7 +265,7 @@ def anonymize(records: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
     drawer = _NameDrawer(forbidden=forbidden)
     rng = random.Random(f"anonymize:{seed}")
     out, audit = [], []
-    for record in tqdm(records, desc="anonymize", unit="rec", disable=None, mininterval=2):
+    for record in progress(records, desc="anonymize", unit="rec"):
         new_record, new_name = _anonymize_one(record, drawer, rng)
         out.append(new_record)
         audit.append({"id": record["id"], "original": record.get("name") or "", "new": new_name})
@@ -308,7 +308,7 @@ def find_leaks(originals: list[dict], anonymized: list[dict]) -> dict[str, list[
     if missing or len(by_id) != len(originals):
         raise ValueError(f"check_leaks: originals and anonymized records differ (missing ids: {missing[:5]})")
     leaks = {}
-    for original in tqdm(originals, desc="check leaks", unit="rec", disable=None, mininterval=2):
+    for original in progress(originals, desc="check leaks", unit="rec"):
         found = _leaks(original, by_id[original["id"]])
         if found:
             leaks[original["id"]] = found

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
-from tqdm import tqdm
 
 from needlework.corpus import anonymize as anonymization
 from needlework.corpus import jsonl_source, synthetic, wiki_bio
 from needlework.corpus.filters import REASONS, drop_reason
 from needlework.corpus.rejects import DUPLICATE, Rejects
 from needlework.io import InputError, dumps
+from needlework.progress import progress
 
 NAME_LEAK = "name_leak"
 
@@ -91,8 +91,7 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
     dropped = dict.fromkeys((*REASONS, jsonl_source.INVALID_LABEL, NAME_LEAK, DUPLICATE), 0)
     rejects = Rejects()
     kept, where_of, first_of, read = [], {}, {}, 0
-    for where, record in tqdm(read_source(data_cfg, seed, rejects), desc=f"read {source}", unit="rec",
-                              disable=None, mininterval=2):
+    for where, record in progress(read_source(data_cfg, seed, rejects), desc=f"read {source}", unit="rec"):
         read += 1
         content = hashlib.sha256(dumps({k: v for k, v in record.items() if k != "id"}).encode()).digest()
         if content in first_of:

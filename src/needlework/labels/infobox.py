@@ -31,12 +31,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tqdm import tqdm
 
 from needlework.io import InputError
 from needlework.labels import nationality as nat
 from needlework.labels.dates import parse_date
 from needlework.labels.schema import Date, Label
+from needlework.progress import progress
 
 # --- sportsperson -----------------------------------------------------------------------------------------
 SPORT_KEYS = frozenset(
@@ -304,7 +304,7 @@ def label_needles(needles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     that is not an object.
     """
     rows: dict[str, dict[str, Any]] = {}
-    for index, needle in enumerate(tqdm(needles, desc="infobox labels", disable=None)):
+    for index, needle in enumerate(progress(needles, desc="infobox labels", unit="needle")):
         needle_id = needle.get("id")
         if not isinstance(needle_id, str):
             raise InputError(f"needle #{index}: missing or non-string 'id'")
