@@ -170,7 +170,8 @@ class ChatClient:
     with :func:`strict_json_schema`), ``"object"`` sends json_object, ``"none"`` sends none. ``validate(content)``
     raising marks an answer invalid: it is requested again up to ``max_invalid_retries`` times, then reported
     as ``error="invalid answer: ..."``; each re-request appends the rejected answer and a repair message. With
-    ``reject_truncated`` an answer whose ``finish_reason`` is ``length`` is invalid too. ``stop`` strings end
+    ``reject_truncated`` an answer whose ``finish_reason`` is ``length`` is invalid too. ``validate_keyed(key,
+    content)`` is the same check for answers whose validity depends on the request (e.g. quotes of its document). ``stop`` strings end
     generation early (sent as the API's ``stop``). Transient failures are retried ``max_retries`` times with a backoff
     starting at ``retry_initial_s`` and capped at ``retry_max_s`` seconds.
     """
@@ -198,6 +199,7 @@ class ChatClient:
         retry_max_s: float = 30.0,
         reject_truncated: bool = False,
         stop: list[str] | None = None,
+        validate_keyed: Callable[[str, str], Any] | None = None,
     ) -> None:
         self._api_key = require_api_key(api_key_env)
         if json_mode not in JSON_MODES:
@@ -224,6 +226,7 @@ class ChatClient:
         self.max_invalid_retries = max_invalid_retries
         self.reject_truncated = reject_truncated
         self.stop = list(stop) if stop else None
+        self.validate_keyed = validate_keyed
         self._rejected: str | None = None  # set once the endpoint answered with an error that will not heal
         self._backoff = wait_exponential_jitter(initial=retry_initial_s, max=retry_max_s, jitter=retry_initial_s)
         self._response_format: dict[str, Any] | None = {
@@ -358,7 +361,7 @@ class ChatClient:
     def _cached(self, key: str, request_hash: str) -> ChatResult | None:
         """The cached answer for a request, if there is one that (still) validates."""
         entry = self._cache.entries.get(request_hash) if self._cache is not None else None
-        if entry is None or self._problem(entry["content"], entry.get("finish_reason")) is not None:
+        if entry is None or self._problem(entry["content"], entry.get("finish_reason"), key) is not None:
             return None
         prompt_tokens, completion_tokens = int(entry.get("prompt_tokens", 0)), int(entry.get("completion_tokens", 0))
         with self._lock:
@@ -389,7 +392,7 @@ class ChatClient:
             except openai.OpenAIError as exc:
                 self._note_rejection(exc)
                 return self._failure(key, start, exc, retrying.statistics.get("attempt_number", 1))
-            problem = self._problem(content, finish)
+            problem = self._problem(content, finish, key)
             if problem is None:
                 break
             with self._lock:
@@ -436,16 +439,17 @@ class ChatClient:
         exc = state.outcome.exception() if state.outcome is not None else None
         log.info("%s: attempt %d failed (%s); retrying", self.base_url, state.attempt_number, self._describe(exc))
 
-    def _problem(self, content: str | None, finish_reason: str | None = None) -> str | None:
+    def _problem(self, content: str | None, finish_reason: str | None = None, key: str | None = None) -> str | None:
         """Why an answer is invalid, or None when it is fine."""
         if content is None:
             return "the server returned no message content"
         if self.reject_truncated and finish_reason == "length":
             return f"truncated: the answer hit the {self.max_tokens}-token limit (finish_reason=length); be more concise"
-        if self.validate is None:
-            return None
         try:
-            self.validate(content)
+            if self.validate is not None:
+                self.validate(content)
+            if self.validate_keyed is not None:
+                self.validate_keyed(key, content)
         except Exception as exc:  # noqa: BLE001 - any exception from validate means "invalid answer"
             return _one_line(f"{type(exc).__name__}: {exc}")
         return None
@@ -553,11 +557,13 @@ def client_from_config(
     response_schema: dict[str, Any] | None = None,
     schema_name: str = "response",
     validate: Callable[[str], Any] | None = None,
+    **options: Any,
 ) -> ChatClient:
     """A ChatClient from a model or labeler config (``base_url``, ``model``, ``api_key_env``, ``json_mode``,
     ``max_concurrency``, ``price_input_per_1m``, ``price_output_per_1m``, ``temperature``, ``max_tokens``,
     ``max_retries``, ``timeout_s``; optionally ``retry_initial_s``, ``retry_max_s``). Missing or ill-typed
-    values raise InputError naming ``<section>.<key>``; absent or null optional keys take ChatClient's defaults."""
+    values raise InputError naming ``<section>.<key>``; absent or null optional keys take ChatClient's defaults.
+    ``options`` (e.g. ``reject_truncated``, ``max_invalid_retries``, ``stop``) go to ChatClient as they are."""
     for required in ("base_url", "model"):
         if not cfg.get(required):
             raise InputError(f"{section}.{required}: required for an OpenAI-compatible endpoint, but missing")
@@ -588,7 +594,7 @@ def client_from_config(
             schema_name=schema_name,
             cache_path=cache_path,
             validate=validate,
-            **kwargs,
+            **{**kwargs, **options},
         )
     except ValueError as exc:
         if isinstance(exc, InputError):
