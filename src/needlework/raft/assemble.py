@@ -28,6 +28,7 @@ class _BM25:
 
         self._bm25s = bm25s
         self.n = len(chunks)
+        self.normalized = [f" {normalize_answer(c['title'] + ' ' + c['text'])} " for c in chunks]
         self.retriever = bm25s.BM25()
         corpus = bm25s.tokenize([f"{c['title']} {c['text']}" for c in chunks], stopwords="en", show_progress=False)
         self.retriever.index(corpus, show_progress=False)
@@ -38,21 +39,26 @@ class _BM25:
         scores = self.retriever.get_scores(tokens) if tokens else [0.0] * self.n
         return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
 
-
-def _contains_answer(chunk: dict[str, Any], answer: str) -> bool:
-    gold = normalize_answer(answer)
-    if not gold or gold in ("yes", "no"):  # a yes/no answer is not evidence a paragraph holds
-        return False
-    return f" {gold} " in f" {normalize_answer(chunk['title'] + ' ' + chunk['text'])} "
+    def negatives(self, question: str, answer: str, exclude: int, n: int) -> list[int]:
+        """The ``n`` chunks most similar to the question, other than ``exclude``, that do not hold the answer
+        (normalised, as whole words; a yes/no answer is no evidence a paragraph holds, so it excludes nothing)."""
+        gold = normalize_answer(answer)
+        needle = f" {gold} " if gold and gold not in ("yes", "no") else None
+        picked = []
+        for i in self.ranking(question):
+            if i != exclude and (needle is None or needle not in self.normalized[i]):
+                picked.append(i)
+                if len(picked) == n:
+                    break
+        return picked
 
 
 def _distractors(record: dict[str, Any], oracle: int, chunks: list[dict[str, Any]], n: int, rng,
                  bm25: _BM25 | None) -> list[int]:
     if bm25 is None:
-        pool = [i for i in range(len(chunks)) if i != oracle]
-        return rng.sample(pool, n)
-    picked = [i for i in bm25.ranking(record["question"])
-              if i != oracle and not _contains_answer(chunks[i], record["answer"])][:n]
+        # n distinct indices of the chunks other than the oracle (indices past the oracle shift up by one)
+        return [i + (i >= oracle) for i in rng.sample(range(len(chunks) - 1), n)]
+    picked = bm25.negatives(record["question"], record["answer"], oracle, n)
     if len(picked) < n:
         raise InputError(f"raft.assembly.distractors: only {len(picked)} chunks without the answer of "
                          f"{record['chunk_id']!r}, {n} needed")
