@@ -67,3 +67,20 @@ def test_the_replication_dag_is_complete():
                  "raft_evaluate", "raft_report"):
         assert rule in out
     assert "raft_build_model" not in out  # a hub model is not built
+
+
+def test_the_data_half_is_byte_identical_across_runs(tmp_path):
+    from needlework.config import compose
+    from needlework.raft.paths import RaftPaths
+
+    overrides = "experiment=raft_default raft.assembly.negatives=bm25"
+    examples = RaftPaths(compose(overrides)).examples_dir  # relative to the working directory
+    outputs = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        result = snakemake(workdir, str(examples / "raft.jsonl"), str(examples / "completion.jsonl"),
+                           overrides=overrides)
+        assert result.returncode == 0, result.stderr[-4000:]
+        outputs.append([(workdir / examples / f).read_bytes() for f in ("raft.jsonl", "chat.jsonl", "completion.jsonl")])
+    assert outputs[0] == outputs[1]
+    assert not (tmp_path / "a" / "results" / "raft" / "models").exists()  # HotpotQA chunks need no model

@@ -21,11 +21,15 @@ def eval_data(cfg: dict[str, Any], out_questions: str, out_ids: str) -> None:
     from needlework.raft.evaluate import eval_questions
 
     ev = cfg["raft"]["eval"]
-    questions = eval_questions(ev["path"] or str(fixture_path("eval")), ev["limit"], cfg["seed"])
-    write_jsonl(out_questions, questions)
-    with atomic_open(out_ids) as fh:
-        fh.write("".join(f"{q['id']}\n" for q in questions))
-    log.info("%d evaluation questions", len(questions))
+    params = {"raft.eval.path": ev["path"], "raft.eval.limit": ev["limit"]}
+    with tracking.stage_run(cfg, "raft_eval_data", Path(out_questions).parent.name, params) as run:
+        questions = eval_questions(ev["path"] or str(fixture_path("eval")), ev["limit"], cfg["seed"])
+        write_jsonl(out_questions, questions)
+        with atomic_open(out_ids) as fh:
+            fh.write("".join(f"{q['id']}\n" for q in questions))
+        log.info("%d evaluation questions", len(questions))
+        run.log_metrics({"questions": len(questions)})
+        run.log_artifact(out_ids)
 
 
 def _generate(cfg: dict[str, Any], mcfg: dict[str, Any], questions: list[dict[str, Any]], model_dir: str | None,
