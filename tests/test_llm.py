@@ -344,3 +344,15 @@ def test_stop_strings_are_sent_and_part_of_the_cache_key():
     plain, stopped = make_client("http://127.0.0.1:1/v1"), make_client("http://127.0.0.1:1/v1", stop=["</s>"])
     messages = requests_for(1)[0][1]
     assert plain.request_hash(messages) != stopped.request_hash(messages)
+
+
+def test_with_cache_invalid_an_answer_that_stays_invalid_is_not_paid_for_again(tmp_path):
+    with FakeOpenAI(lambda body: "never json") as server:
+        first = list(make_client(server, tmp_path, max_invalid_retries=1, cache_invalid=True).run(requests_for(2)))
+        assert server.n_requests == 4
+        again = list(make_client(server, tmp_path, max_invalid_retries=1, cache_invalid=True).run(requests_for(2)))
+        assert server.n_requests == 4
+        list(make_client(server, tmp_path, max_invalid_retries=1).run(requests_for(2)))
+        assert server.n_requests == 8  # without the option, invalid answers are asked again
+    assert all(r.error.startswith("invalid answer: JSONDecodeError") for r in first + again)
+    assert all(r.cached for r in again)

@@ -85,8 +85,9 @@ def test_teacher_path_survives_faults_repairs_and_drops_then_resumes_for_free(tm
         for record in records:
             assert record["teacher"] == "teacher" and record["cot_answer"].count("<ANSWER>:") == 1
 
-        again, _ = run(tmp_path, server, chunks_file, 4, "again")
-        assert server.n_requests == sent + 3 * dropped["quote_not_in_oracle"]  # only the dropped ones are re-asked
+        again, again_stats = run(tmp_path, server, chunks_file, 4, "again")
+        assert again_stats["dropped"] == dropped
+        assert server.n_requests == sent  # a rerun pays for nothing twice, not even for the dropped answers
         assert again == first
 
 

@@ -171,7 +171,9 @@ class ChatClient:
     raising marks an answer invalid: it is requested again up to ``max_invalid_retries`` times, then reported
     as ``error="invalid answer: ..."``; each re-request appends the rejected answer and a repair message. With
     ``reject_truncated`` an answer whose ``finish_reason`` is ``length`` is invalid too. ``validate_keyed(key,
-    content)`` is the same check for answers whose validity depends on the request (e.g. quotes of its document). ``stop`` strings end
+    content)`` is the same check for answers whose validity depends on the request (e.g. quotes of its document).
+    With ``cache_invalid``, an answer still invalid after its repairs is cached as such, so a rerun reports it again
+    without paying for the same repairs twice (without it, a rerun asks again). ``stop`` strings end
     generation early (sent as the API's ``stop``). Transient failures are retried ``max_retries`` times with a backoff
     starting at ``retry_initial_s`` and capped at ``retry_max_s`` seconds.
     """
@@ -200,6 +202,7 @@ class ChatClient:
         reject_truncated: bool = False,
         stop: list[str] | None = None,
         validate_keyed: Callable[[str, str], Any] | None = None,
+        cache_invalid: bool = False,
     ) -> None:
         self._api_key = require_api_key(api_key_env)
         if json_mode not in JSON_MODES:
@@ -227,6 +230,7 @@ class ChatClient:
         self.reject_truncated = reject_truncated
         self.stop = list(stop) if stop else None
         self.validate_keyed = validate_keyed
+        self.cache_invalid = cache_invalid
         self._rejected: str | None = None  # set once the endpoint answered with an error that will not heal
         self._backoff = wait_exponential_jitter(initial=retry_initial_s, max=retry_max_s, jitter=retry_initial_s)
         self._response_format: dict[str, Any] | None = {
@@ -361,14 +365,18 @@ class ChatClient:
     def _cached(self, key: str, request_hash: str) -> ChatResult | None:
         """The cached answer for a request, if there is one that (still) validates."""
         entry = self._cache.entries.get(request_hash) if self._cache is not None else None
-        if entry is None or self._problem(entry["content"], entry.get("finish_reason"), key) is not None:
+        if entry is None:
+            return None
+        problem = self._problem(entry["content"], entry.get("finish_reason"), key)
+        if problem is not None and not (self.cache_invalid and entry.get("invalid")):
             return None
         prompt_tokens, completion_tokens = int(entry.get("prompt_tokens", 0)), int(entry.get("completion_tokens", 0))
         with self._lock:
             self._counts["cache_hits"] += 1
             self._counts["prompt_tokens_cached"] += prompt_tokens
             self._counts["completion_tokens_cached"] += completion_tokens
-        return ChatResult(key, entry["content"], prompt_tokens, completion_tokens, True, None, 0.0,
+        error = None if problem is None else f"invalid answer: {problem}"
+        return ChatResult(key, entry["content"], prompt_tokens, completion_tokens, True, error, 0.0,
                           entry.get("finish_reason"))
 
     def _fetch(self, key: str, messages: list[dict[str, Any]], request_hash: str) -> ChatResult:
@@ -398,6 +406,10 @@ class ChatClient:
             with self._lock:
                 self._counts["invalid"] += 1
             if invalid_left == 0:
+                if self._cache is not None and self.cache_invalid:
+                    self._cache.append({"hash": request_hash, "content": content, "finish_reason": finish,
+                                        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                        "invalid": problem})
                 return self._finish(key, content, prompt_tokens, completion_tokens, start, f"invalid answer: {problem}",
                                     finish)
             invalid_left -= 1

@@ -116,7 +116,8 @@ def _client_factory(cfg: dict[str, Any], cache: str | None):
             mcfg["json_mode"] = "none"
         return client_from_config(mcfg, section=f"model '{gen['teacher']}'", cache_path=cache,
                                   response_schema=strict_json_schema(QUESTIONS_SCHEMA) if kind == "questions" else None,
-                                  schema_name="questions", max_invalid_retries=gen["max_repairs"], **options)
+                                  schema_name="questions", max_invalid_retries=gen["max_repairs"],
+                                  cache_invalid=True, **options)
 
     return make
 
