@@ -5,12 +5,13 @@ import json
 import re
 
 import pytest
-from fake_openai import FakeOpenAI, Fault
+from fake_openai import FakeOpenAI, Fault, unused_base_url
 
 from needlework.config import compose
 from needlework.io import read_jsonl, write_jsonl
 from needlework.raft.chunking import chunk_documents
 from needlework.raft.documents import fixture_path, hotpot_documents, read_hotpotqa
+from needlework.llm import EndpointUnreachableError
 from needlework.raft.generate import clean_questions
 from needlework.stages import raft_data
 
@@ -109,3 +110,12 @@ def test_numbering_and_near_duplicates_are_removed_and_the_count_is_checked():
         clean_questions(content, 3)
     with pytest.raises(ValueError):
         clean_questions('{"questions": "one"}', 1)
+
+
+def test_an_unreachable_teacher_stops_with_a_clear_error_and_no_output(tmp_path, chunks_file):
+    url = unused_base_url()
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(EndpointUnreachableError, match=url):
+        raft_data.generate(make_cfg(tmp_path, url, 2), str(chunks_file), str(out), str(tmp_path / "s.json"),
+                           str(tmp_path / "cache.jsonl"))
+    assert not out.exists()
