@@ -115,3 +115,21 @@ def test_a_real_pdf_is_read(tmp_path):
         writer.write(fh)
     docs, audit = load_documents({"source": "pdf", "path": str(tmp_path), "on_error": "stop"})
     assert docs == [] and audit["skipped"] == [{"file": str(tmp_path / "blank.pdf"), "reason": "no text"}]
+
+
+def test_the_hugging_face_schema_is_read_as_the_original(tmp_path):
+    original = read_hotpotqa(fixture_path("eval"))[:2]
+    hf_rows = [{"id": r["_id"], "question": r["question"], "answer": r["answer"], "type": r["type"],
+                "level": r["level"],
+                "supporting_facts": {"title": [t for t, _ in r["supporting_facts"]],
+                                     "sent_id": [i for _, i in r["supporting_facts"]]},
+                "context": {"title": [t for t, _ in r["context"]], "sentences": [s for _, s in r["context"]]}}
+               for r in original]
+    path = tmp_path / "hf.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in hf_rows))
+    assert read_hotpotqa(path) == [dict(r) for r in original]
+
+
+def test_a_bad_hub_spec_names_the_config_keys():
+    with pytest.raises(InputError, match="hub:<dataset>:<config>:<split>"):
+        read_hotpotqa("hub:nosplit")

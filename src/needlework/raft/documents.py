@@ -33,14 +33,28 @@ def fixture_path(which: str) -> Path:
     return Path(str(resources.files("needlework.raft").joinpath("data", FIXTURES[which])))
 
 
+def from_hf_schema(row: dict[str, Any]) -> dict[str, Any]:
+    """A record of the Hugging Face ``hotpot_qa`` schema (``id``, ``supporting_facts{title, sent_id}``,
+    ``context{title, sentences}``) in the original schema; original records pass unchanged."""
+    if "_id" in row or "id" not in row:
+        return row
+    facts, context = row.get("supporting_facts") or {}, row.get("context") or {}
+    return {**{k: v for k, v in row.items() if k != "id"}, "_id": row["id"],
+            "supporting_facts": [list(f) for f in zip(facts.get("title", []), facts.get("sent_id", []))],
+            "context": [[t, list(s)] for t, s in zip(context.get("title", []), context.get("sentences", []))]}
+
+
 def read_hotpotqa(path: str | Path) -> list[dict[str, Any]]:
-    """HotpotQA records in the original schema (a JSON list, or JSONL); a missing or ill-typed field raises
-    InputError naming the file and record."""
+    """HotpotQA records in the original schema from a JSON list or JSONL file (the Hugging Face schema is converted),
+    or from the hub as ``hub:<dataset>:<config>:<split>`` (e.g. ``hub:hotpotqa/hotpot_qa:distractor:validation``,
+    needs HF_DATASETS_OFFLINE=0). A missing or ill-typed field raises InputError naming the file and record."""
+    if str(path).startswith("hub:"):
+        return _from_hub(str(path))
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.suffix == ".jsonl":
-        numbered = list(read_records(path))
+        numbered = [(line, from_hf_schema(record)) for line, record in read_records(path)]
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -48,10 +62,25 @@ def read_hotpotqa(path: str | Path) -> list[dict[str, Any]]:
             raise InputError(f"{path}: not a HotpotQA JSON file ({exc})") from None
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a JSON list of HotpotQA records")
-        numbered = list(enumerate(data))
+        numbered = [(i, from_hf_schema(r) if isinstance(r, dict) else r) for i, r in enumerate(data)]
     for where, record in numbered:
         _check_hotpot_record(path, where, record)
     return [record for _, record in numbered]
+
+
+def _from_hub(spec: str) -> list[dict[str, Any]]:
+    """Records of a hub dataset in the HF ``hotpot_qa`` schema (``hub:<dataset>:<config>:<split>``)."""
+    from datasets import load_dataset
+
+    parts = spec.removeprefix("hub:").split(":")
+    if len(parts) != 3 or not all(parts):
+        raise InputError(f"config key raft.documents.path / raft.eval.path: {spec!r} is not "
+                         "hub:<dataset>:<config>:<split>")
+    name, config, split = parts
+    records = [from_hf_schema(dict(row)) for row in load_dataset(name, config, split=split)]
+    for i, record in enumerate(records):
+        _check_hotpot_record(Path(spec), i, record)
+    return records
 
 
 def _check_hotpot_record(path: Path, where: int, record: Any) -> None:
@@ -94,10 +123,10 @@ def hotpot_documents(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def load_documents(cfg: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Documents of ``raft.documents`` and an audit ``{"files", "skipped": [{"file", "reason"}]}``."""
     source, on_error = cfg["source"], cfg["on_error"]
-    path = Path(cfg["path"]) if cfg.get("path") else None
     if source == "hotpotqa":
-        records = read_hotpotqa(path or fixture_path("train"))
+        records = read_hotpotqa(cfg.get("path") or fixture_path("train"))
         return hotpot_documents(records), {"files": 1, "records": len(records), "skipped": []}
+    path = Path(cfg["path"]) if cfg.get("path") else None
     if path is None:
         raise InputError(f"config key raft.documents.path: source {source!r} needs a path")
     if source == "jsonl":
