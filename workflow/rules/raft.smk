@@ -146,6 +146,7 @@ rule raft_evaluate:
     params:
         model=lambda wc: RP.eval_keys[wc.raft_eval_key],
         batch_size=RAFT["eval"].get("batch_size", 8),
+        bootstrap=RAFT["eval"].get("bootstrap", 2000),  # resamples of the F1 interval
     threads: lambda wc: 1 if model_config(CFG, RP.eval_keys[wc.raft_eval_key])["backend"] == "openai" else workflow.cores
     conda:
         ENV

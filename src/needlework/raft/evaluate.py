@@ -51,10 +51,11 @@ def prediction_row(question: dict[str, Any], generated: str, truncated: bool) ->
             "truncated": truncated, "quotes": quotes(generated)}
 
 
-def score_table(model: str, rows: list[dict[str, Any]], n_questions: int, seed: int) -> pd.DataFrame:
+def score_table(model: str, rows: list[dict[str, Any]], n_questions: int, seed: int,
+                n_boot: int = 2000) -> pd.DataFrame:
     """One ``scores.csv`` row. A question without a row scores 0 (the official script's rule)."""
     f1s = [r["f1"] for r in rows] + [0.0] * (n_questions - len(rows))
-    low, high = bootstrap_ci(f1s, seed=seed)
+    low, high = bootstrap_ci(f1s, seed=seed, n_boot=n_boot)
     n = max(n_questions, 1)
     return pd.DataFrame([{
         "model": model, "n": n_questions, "em": sum(r["em"] for r in rows) / n, "f1": sum(f1s) / n,

@@ -89,7 +89,8 @@ def evaluate(cfg: dict[str, Any], model_name: str, questions_jsonl: str, model_d
         rows = sorted((dict(prediction_row(q, text, cut), input_tokens=i, output_tokens=o)
                        for q, text, cut, i, o in answers), key=lambda r: r["id"])
         write_jsonl(out_predictions, rows)
-        table = score_table(model_name, rows, len(questions), seed=cfg["seed"])
+        table = score_table(model_name, rows, len(questions), seed=cfg["seed"],
+                            n_boot=cfg["raft"]["eval"].get("bootstrap", 2000))
         with atomic_open(out_scores) as fh:
             table.to_csv(fh, index=False)
         metrics = {**table.iloc[0].drop("model").to_dict(), "seconds": t["seconds"],
