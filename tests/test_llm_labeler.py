@@ -47,7 +47,7 @@ EXPECTED = {"synthetic-0": "anna berg", "synthetic-1": "pedro alves", "synthetic
 
 def labeling_model(body: dict) -> str:
     """The label of the person the prompt asks about; one answer wrapped in a code fence, as models do."""
-    name = re.search(r"Biography of (.+):\n", body["messages"][-1]["content"]).group(1)
+    name = re.search(r"Biography of (.+):\n", next(m["content"] for m in body["messages"] if m["role"] == "user")).group(1)
     answer = json.dumps({**TRUTH[name], "nationality": TRUTH[name]["nationality"].upper()})
     return f"```json\n{answer}\n```" if name == "pedro alves" else answer
 
@@ -96,7 +96,7 @@ def test_a_rerun_sends_zero_requests_and_gives_identical_rows(tmp_path):
 
 def test_an_answer_that_stays_invalid_becomes_an_error_row(tmp_path):
     def model(body):
-        if "mary jones" in body["messages"][-1]["content"]:
+        if "mary jones" in next(m["content"] for m in body["messages"] if m["role"] == "user"):
             return '{"nationality": "unknown", "sportsperson": false}'  # lacks fields, every time
         return labeling_model(body)
 

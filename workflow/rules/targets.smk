@@ -36,3 +36,8 @@ rule evaluate:
 rule report:
     input:
         REPORT_HTML,
+
+
+rule raft:
+    input:
+        RAFT_REPORT,
