@@ -36,9 +36,9 @@ from typing import Any
 
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-from tqdm.auto import tqdm
 
 from needlework.io import InputError, dumps, read_append_log
+from needlework.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class ChatClient:
         window = 2 * self.max_concurrency
         try:
             with (
-                tqdm(total=total, desc=desc, unit="req", disable=None) as bar,
+                progress(total=total, desc=desc, unit="req") as bar,
                 ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="llm") as pool,
             ):
                 pending: set[Future[ChatResult]] = set()
