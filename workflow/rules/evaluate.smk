@@ -10,7 +10,9 @@ rule evaluate_model:
     params:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
         cache=lambda wc: CACHE / f"predictions-{wc.eval_key}.jsonl",  # answers so far: a rerun resumes
-    threads: eval_threads  # local models: all cores (Snakemake caps at --cores); API models: 1
+    threads: eval_threads  # local models: all cores (--cores; resources.evaluate.cpus on a cluster); API models: 1
+    resources:
+        **step_resources("evaluate", gpu=eval_gpus),
     conda:
         ENV
     log:
