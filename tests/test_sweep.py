@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from needlework.config import compose
+from needlework.paths import Paths
 from needlework.sweep import objective
 from workflow_helpers import ROOT, SMALL, snakemake
 
@@ -132,3 +133,15 @@ def test_optuna_sweeper_maximises_the_returned_objective(sweep):
     summary = pd.read_csv(sweep / "results" / "sweeps" / "optuna" / "sweep_summary.csv")
     assert len(summary) == 2 and best["best_value"] == pytest.approx(summary["objective"].max())
     assert best["best_params"]["lora"] in ("r8", "r16")
+
+
+def test_the_report_key_holds_what_the_report_reads():
+    def key(*overrides):
+        return Paths(compose(list(overrides), config_dir=ROOT / "conf")).report_dir.name
+
+    default = key()
+    assert default.startswith("default-")
+    for changed in ("train.gpu_hour_usd=2.5", "lora=r16", "eval.models=[base]", "context.lengths=[256]"):
+        assert key(changed) != default, changed
+    for same in ("tracking.enabled=false", "resources.train.cpus=2", "train.export_merged=true"):
+        assert key(same) == default, same

@@ -69,8 +69,10 @@ def preflight():
 
 
 def all_cores(step):
-    """The workflow's core count (--cores); on a cluster, where there is none, the step's `resources.<step>.cpus`."""
-    return workflow.resource_settings.cores or CFG["resources"][step]["cpus"]
+    """Locally the workflow's core count (--cores); on a cluster (a remote executor, and inside its jobs) the
+    step's `resources.<step>.cpus`, what the job asks the scheduler for."""
+    local = workflow.is_main_process and workflow.local_exec and workflow.resource_settings.cores
+    return workflow.resource_settings.cores if local else CFG["resources"][step]["cpus"]
 
 
 def eval_is_api(wildcards):
