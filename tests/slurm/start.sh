@@ -33,6 +33,7 @@ MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 8 / 10 ))
 chown -R munge:munge /etc/munge /run/munge /var/lib/munge /var/log/munge 2>/dev/null || true
 if ! munge -n >/dev/null 2>&1; then
   runuser -u munge -- /usr/sbin/munged --force || cannot "munged did not start"
+  ln -sf /run/munge/munged.pid "$STATE/run/munged.pid"  # started here: stop.sh stops it too
 fi
 
 # MariaDB for slurmdbd on 127.0.0.1:13306 (not a system server's port), data in STATE.
