@@ -233,7 +233,8 @@ def sweep_children(cfg: dict[str, Any], sweep_id: str) -> list[dict[str, Any]]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri(cfg))
-    runs = client.search_runs([client.get_run(sweep_id).info.experiment_id],
+    experiments = [e.experiment_id for e in client.search_experiments()]  # a sweep over `experiment=` spans several
+    runs = client.search_runs(experiments,
                               filter_string=f"tags.mlflow.parentRunId = '{sweep_id}'", order_by=["start_time ASC"])
     return [{"run_name": r.info.run_name, "params": r.data.params, "metrics": r.data.metrics} for r in runs]
 
