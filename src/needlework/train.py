@@ -125,6 +125,7 @@ def finetune(
         "trainable_params": int(trainable),
         "total_params": int(total),
         "loss_mode": loss_mode,
+        "world_size": int(trainer.args.world_size),  # ranks that trained (train.num_processes)
     }
 
 

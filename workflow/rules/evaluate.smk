@@ -11,7 +11,9 @@ rule evaluate_model:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
         # answers so far, shared by every eval.scoring: a rerun or a rescoring resumes from them
         cache=lambda wc: CACHE / f"predictions-{P.prediction_key(EVAL_MODELS[wc.eval_key])}.jsonl",
-    threads: eval_threads  # local models: all cores (Snakemake caps at --cores); API models: 1
+    threads: eval_threads  # local models: all cores (--cores; resources.evaluate.cpus on a cluster); API models: 1
+    resources:
+        **step_resources("evaluate", gpu=eval_gpus),
     conda:
         ENV
     log:

@@ -26,6 +26,7 @@ rule haystacks:
 rule train:
     input:
         ADAPTER,
+        [MERGED] if CFG["train"]["export_merged"] else [],
 
 
 rule evaluate:
