@@ -22,8 +22,10 @@ RUN_NAME_ENV = "NEEDLEWORK_RUN_NAME"  # a sweep names each combination's run by 
 # MLflow 3's UI opens an experiment by its kind: untagged ones land on an empty GenAI traces page, this kind on the
 # runs table (values in mlflow/server/js: genai_development | custom_model_development).
 _EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-_PACKAGES = ("needlework", "torch", "transformers", "trl", "peft", "datasets", "tokenizers", "snakemake",
-             "hydra-core", "mlflow", "openai")
+# Versions recorded on every run: the stack, and what decides the bytes of a dataset (Faker's name lists make the
+# synthetic corpus, tokenizers the BPE tokenizer, numpy/torch the seeded draws and losses, regex the name matching).
+_PACKAGES = ("needlework", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
+             "snakemake", "hydra-core", "mlflow", "openai", "Faker", "numpy", "pandas", "pyarrow", "regex", "bm25s")
 
 
 def tracking_uri(cfg: dict[str, Any]) -> str | None:
