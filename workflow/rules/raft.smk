@@ -30,7 +30,7 @@ rule raft_build_model:
         directory(RP.model_dir),
     input:
         docs=RAFT_DOCS,
-    threads: workflow.cores
+    threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     conda:
         ENV
     log:
@@ -108,9 +108,9 @@ rule raft_finetune:
     params:
         checkpoints=RP.train_dir / "checkpoints",
         gpu_hour_usd=CFG["train"].get("gpu_hour_usd", 0.0),
-    threads: workflow.cores
+    threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     resources:
-        gpus=CFG["train"].get("num_processes", 1) if CFG["model"]["path"] else 0,
+        **step_resources("train", gpu=CFG["train"]["num_processes"] if CFG["model"]["path"] else 0),
     conda:
         GPU_ENV if CFG["lora"]["method"] == "qlora" else ENV
     log:
@@ -147,7 +147,9 @@ rule raft_evaluate:
         model=lambda wc: RP.eval_keys[wc.raft_eval_key],
         batch_size=RAFT["eval"].get("batch_size", 8),
         bootstrap=RAFT["eval"].get("bootstrap", 2000),  # resamples of the F1 interval
-    threads: lambda wc: 1 if model_config(CFG, RP.eval_keys[wc.raft_eval_key])["backend"] == "openai" else workflow.cores
+    threads: raft_eval_threads  # local models: all cores (resources.evaluate.cpus on a cluster); API models: 1
+    resources:
+        **step_resources("evaluate", gpu=raft_eval_gpus),
     conda:
         ENV
     log:
