@@ -5,7 +5,9 @@ test skips only where it cannot (not root, no packages and no apt-get, a foreign
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,20 +15,26 @@ import pytest
 
 from workflow_helpers import ROOT, SMALL, SNAKEMAKE, snakemake
 
-STATE = Path(os.environ.get("NEEDLEWORK_SLURM_STATE", "/tmp/needlework-slurm"))
 # Resources the training step must ask SLURM for (conf/resources/, overridden to fit this machine).
 TRAIN_RESOURCES = "resources.train.cpus=1 resources.train.mem_mb=1500 resources.train.runtime=7"
 
 
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    started = subprocess.run([str(ROOT / "tests" / "slurm" / "start.sh"), str(STATE)], capture_output=True,
+    # A fresh temp dir, world-traversable: MariaDB and munge run as their own users, and pytest's tmp_path lies
+    # under a root-only directory they cannot enter.
+    state = Path(tempfile.mkdtemp(prefix="needlework-slurm-"))
+    state.chmod(0o755)
+    started = subprocess.run([str(ROOT / "tests" / "slurm" / "start.sh"), str(state)], capture_output=True,
                              text=True, timeout=600)
     if started.returncode == 3:  # the script's "cannot start here", with the reason
         pytest.skip(started.stderr.strip().splitlines()[-1])
     assert started.returncode == 0, started.stderr[-3000:]
-    yield STATE
-    subprocess.run([str(ROOT / "tests" / "slurm" / "stop.sh"), str(STATE)], timeout=120)
+    try:
+        yield state
+    finally:
+        subprocess.run([str(ROOT / "tests" / "slurm" / "stop.sh"), str(state)], timeout=120)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.mark.slow
