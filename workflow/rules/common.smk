@@ -75,18 +75,26 @@ def all_cores(step):
     return workflow.resource_settings.cores if local else CFG["resources"][step]["cpus"]
 
 
-def eval_is_api(wildcards):
-    return model_config(CFG, EVAL_MODELS[wildcards.eval_key])["backend"] == "openai"
+def is_api(model_name):
+    return model_config(CFG, model_name)["backend"] == "openai"
+
+
+def evaluation_threads(model_name):
+    """Local models use every core; API models wait on the network and leave the cores to other jobs."""
+    return 1 if is_api(model_name) else all_cores("evaluate")
+
+
+def evaluation_gpus(model_name, built_here):
+    """A local hub model evaluates on one GPU; a model built here (tiny) and API models need none."""
+    return 0 if is_api(model_name) or built_here else 1
 
 
 def eval_threads(wildcards):
-    """Local models use every core; API models wait on the network and leave the cores to other jobs."""
-    return 1 if eval_is_api(wildcards) else all_cores("evaluate")
+    return evaluation_threads(EVAL_MODELS[wildcards.eval_key])
 
 
 def eval_gpus(wildcards):
-    """A local hub model evaluates on one GPU; the tiny built model and API models need none."""
-    return 0 if eval_is_api(wildcards) or MODEL_DIR else 1
+    return evaluation_gpus(EVAL_MODELS[wildcards.eval_key], bool(MODEL_DIR))
 
 
 def step_resources(step, gpu=0):

@@ -37,15 +37,9 @@ def raft_eval_inputs(wildcards):
     return inputs
 
 
-def raft_eval_is_api(wildcards):
-    return model_config(CFG, RP.eval_keys[wildcards.raft_eval_key])["backend"] == "openai"
-
-
 def raft_eval_threads(wildcards):
-    """Local models use every core; API models wait on the network and leave the cores to other jobs."""
-    return 1 if raft_eval_is_api(wildcards) else all_cores("evaluate")
+    return evaluation_threads(RP.eval_keys[wildcards.raft_eval_key])
 
 
 def raft_eval_gpus(wildcards):
-    """A local hub model evaluates on one GPU; the tiny built model and API models need none."""
-    return 0 if raft_eval_is_api(wildcards) or RAFT_MODEL else 1
+    return evaluation_gpus(RP.eval_keys[wildcards.raft_eval_key], bool(RAFT_MODEL))
