@@ -48,7 +48,7 @@ lock:
 	{ echo "# Exact versions for \`make setup\` (Python 3.11, Linux x86_64), from \`make lock\`; torch is installed"; \
 	  echo "# first and separately (Makefile). Do not edit by hand."; \
 	  .lock-venv/bin/pip freeze --exclude-editable | grep -v -i -E '^(torch|needlework) *(==|@)'; } > $(LOCK).tmp
-	mv $(LOCK).tmp $(LOCK) && rm -rf .lock-venv
+	mv $(LOCK).tmp $(LOCK) && rm -rf .lock-venv build
 
 clean:
 	rm -rf results .snakemake

@@ -13,6 +13,7 @@ include: "workflow/rules/haystacks.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/raft.smk"  # RAFT track: documents -> generation -> assembly -> fine-tune -> EM/F1
 include: "workflow/rules/targets.smk"  # stage targets: snakemake corpus | labels | ... | report
 
 

@@ -43,6 +43,8 @@ class Fault:
     retry_after: float | None = None  # seconds, sent as the Retry-After header of an error
     stall_s: float = 0.0  # wait this long before answering (longer than the client's timeout -> it times out)
     content: str | None = None  # with status 200: answer this content instead of the scripted one
+    code: str | None = None  # with an error status: the error body's ``code`` (e.g. "insufficient_quota")
+    finish_reason: str = "stop"  # with status 200: the choice's finish_reason ("length" = cut off at max_tokens)
 
     @classmethod
     def rate_limit(cls, retry_after: float | None = 0.0) -> Fault:
@@ -58,6 +60,16 @@ class Fault:
     def http_error(cls, status: int, retry_after: float | None = None) -> Fault:
         """Any HTTP error status (400, 401, 404, 503 ...)."""
         return cls(status=status, retry_after=retry_after)
+
+    @classmethod
+    def quota_exceeded(cls) -> Fault:
+        """HTTP 429 with error code ``insufficient_quota`` (the account is out of credit: retrying cannot help)."""
+        return cls(status=429, code="insufficient_quota")
+
+    @classmethod
+    def truncated(cls, text: str) -> Fault:
+        """Answer 200 with this content and ``finish_reason: length`` (cut off at max_tokens)."""
+        return cls(content=text, finish_reason="length")
 
     @classmethod
     def stall(cls, seconds: float) -> Fault:
@@ -179,14 +191,14 @@ class FakeOpenAI:
                 headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
                 kind = "rate_limit_exceeded" if fault.status == 429 else "invalid_request_error"
                 kind = "server_error" if fault.status >= 500 else kind
-                return fault.status, headers, _error_body(f"injected HTTP {fault.status}", kind)
+                return fault.status, headers, _error_body(f"injected HTTP {fault.status}", kind, fault.code)
             content = fault.content if fault.content is not None else _scripted_content(self.answer(body))
-            return 200, {}, self._completion(index, body, content)
+            return 200, {}, self._completion(index, body, content, fault.finish_reason)
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _completion(self, index: int, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def _completion(self, index: int, body: dict[str, Any], content: str, finish_reason: str = "stop") -> dict[str, Any]:
         """A ``chat.completion`` response object, with word-count usage."""
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
         completion_tokens = len(content.split())
@@ -199,7 +211,7 @@ class FakeOpenAI:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                     "logprobs": None,
                 }
             ],
@@ -218,9 +230,9 @@ def _scripted_content(scripted: str | Fault) -> str:
     return scripted
 
 
-def _error_body(message: str, kind: str) -> dict[str, Any]:
+def _error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
     """An OpenAI-style error response body."""
-    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    return {"error": {"message": message, "type": kind, "param": None, "code": code or kind}}
 
 
 def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:

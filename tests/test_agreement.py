@@ -117,3 +117,13 @@ def test_write_agreement_csv(tmp_path):
     write_agreement(agreement_table(INFOBOX, LLM, "infobox", "llm"), path)
     assert path.read_bytes() == first
     assert [p.name for p in path.parent.iterdir()] == ["infobox_vs_llm.csv"]
+
+
+def test_spellings_of_one_nationality_agree_and_different_ones_do_not():
+    spellings = [("usa", "American"), ("U.S.", "united states"), ("uk", "British"), ("Brazil", "brazilian"),
+                 ("unknown", ""), ("english", "British")]
+    a = [{"id": f"n-{i}", "label": label(nationality=x), "error": None} for i, (x, _) in enumerate(spellings)]
+    b = [{"id": f"n-{i}", "label": label(nationality=y), "error": None} for i, (_, y) in enumerate(spellings)]
+    table = agreement_table(a, b, "openai", "field").set_index(["level", "field"])
+    assert table.loc[("leaf", "nationality"), ["n", "agree"]].tolist() == [6, 5]  # english is not british
+    assert disagreements(a, b, "openai", "field")[["id", "a", "b"]].values.tolist() == [["n-5", "english", "British"]]

@@ -63,7 +63,7 @@ def test_majority_cells_score_the_prior_against_eval_labels():
         haystack(2, 100, 0, label("swedish", (9, 9, 1999), (0, 0, 0), True, False)),  # 4/9
         haystack(3, 200, 50, label("american", (1, 5, 1980), (5, 5, 2005), False, True)),  # 5/9
     ]
-    table = majority_cells(eval_records, TRAIN)
+    table = majority_cells(eval_records, TRAIN, "leaves")
     assert table["model"].tolist() == ["majority", "majority"]
     assert table[["context_length", "depth", "n", "parse_failures"]].values.tolist() == [
         [100, 0, 2, 0],
@@ -72,3 +72,40 @@ def test_majority_cells_score_the_prior_against_eval_labels():
     assert table["accuracy"].tolist() == pytest.approx([13 / 18, 5 / 9])
     assert table["acc_date_of_birth"].tolist() == pytest.approx([0.5, 1.0])
     assert table["acc_politician"].tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_majority_counts_spellings_of_one_nationality_together():
+    train = [label(n, (1, 5, 1990), (0, 0, 0), False, False) for n in ("usa", "United States", "american")]
+    train += [label("swedish", (1, 5, 1990), (0, 0, 0), False, False)] * 2
+    assert majority_label(train)["nationality"] == "american"  # 3 spellings of one country beat 2 "swedish"
+
+
+def test_eval_scoring_published_reaches_the_baseline_cells_csv(tmp_path):
+    """eval.scoring from the composed config decides the baseline's accuracy in cells.csv and its path."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from needlework.config import compose
+    from needlework.io import write_jsonl
+    from needlework.paths import Paths
+    from needlework.stages.evaluation import baseline
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    truth = label("american", (1, 5, 1980), (0, 0, 0), False, False)
+    del truth["politician"]  # the eval label lacks a leaf: |L| = 8, the majority answer has |A| = 9
+    write_jsonl(tmp_path / "grid.jsonl", [haystack(1, 100, 0, truth)])
+    write_jsonl(tmp_path / "needles.jsonl", [{"id": f"t-{i}", "split": "train"} for i in range(len(TRAIN))])
+    write_jsonl(tmp_path / "labels.jsonl", [{"id": f"t-{i}", "label": lab, "error": None}
+                                            for i, lab in enumerate(TRAIN)])
+    accuracy, dirs = {}, {}
+    for scoring in ("leaves", "published"):
+        cfg = compose(f"eval.scoring={scoring} tracking.enabled=false results_dir={tmp_path}", config_dir=conf)
+        dirs[scoring] = Paths(cfg).baseline_dir
+        out = dirs[scoring] / "cells.csv"
+        baseline(cfg, str(tmp_path / "grid.jsonl"), str(tmp_path / "needles.jsonl"), str(tmp_path / "labels.jsonl"),
+                 str(out))
+        accuracy[scoring] = pd.read_csv(out)["accuracy"].item()
+    assert dirs["leaves"] != dirs["published"]
+    assert accuracy["leaves"] == pytest.approx(8 / 9, abs=1e-6)  # politician missing from the label: wrong
+    assert accuracy["published"] == pytest.approx((9 - 1 / 2) / 9, abs=1e-6)  # |A ^ L| = 1

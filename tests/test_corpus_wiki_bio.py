@@ -48,6 +48,14 @@ def test_jsonl_rows_become_clean_records(tmp_path):
     assert records[3] == {"id": "wiki_bio-valid-3", "name": "", "text": "", "infobox": {}}
 
 
+def test_quote_marks_around_a_name_are_dropped():
+    # wikibio_dev.jsonl line 99: the infobox name is "'' ` juan martín de pueyrredón '' '"
+    row = _row(["name"], ["'' ` juan martín de pueyrredón '' '"], "juan martín de pueyrredón was a general .\n")
+    record = wiki_bio.parse_row(row, "wb.jsonl:1", "wiki_bio-train-0")
+    assert record["name"] == "juan martín de pueyrredón"
+    assert record["infobox"]["name"] == "\" ` juan martín de pueyrredón \" '"
+
+
 def test_parquet_in_the_hub_schema_reads_like_jsonl(tmp_path):
     path = tmp_path / "train-00000.parquet"
     pq.write_table(pa.Table.from_pylist(ROWS), path)

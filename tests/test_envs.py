@@ -67,3 +67,11 @@ def test_lock_file_pins_every_dependency_within_the_package_specifiers():
             name = dep.replace("_", "-")
             assert name in locked, f"{dep} is not in requirements.lock: run `make lock`"
             assert req.specifier.contains(locked[name], prereleases=True), (dep, locked[name], str(req.specifier))
+
+
+def test_runs_record_the_versions_that_decide_the_bytes():
+    from needlework.tracking import environment_tags
+
+    tags = environment_tags()
+    for package in ("Faker", "numpy", "tokenizers", "torch", "transformers", "regex"):
+        assert tags[f"version.{package}"], package

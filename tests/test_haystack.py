@@ -123,6 +123,17 @@ def test_namesake_distractors_are_skipped(tok):
         assert not any(twin["text"] in record["messages"][1]["content"] for twin in twins)
 
 
+def test_a_copy_of_the_needle_under_another_id_is_never_its_distractor(tok):
+    # a published file's duplicate records: the same biography again, re-spaced or re-cased, under its own id
+    needle = NEEDLES[0]
+    copies = [{"id": f"copy-{i}", "name": f"{needle['name']} {i}",
+               "text": needle["text"].upper() if i % 2 else needle["text"].replace(" ", "  ")} for i in range(30)]
+    records = build_train([needle], copies + POOL[:12], tok, [512], n_per_length=4, seed=1)
+    for record in records:
+        assert record["messages"][1]["content"].casefold().count(needle["text"].casefold()) <= 1
+        assert needle["text"].replace(" ", "  ") not in record["messages"][1]["content"]
+
+
 def test_actual_depth_is_near_the_requested_depth(tok, grid, train):
     sep = len(tok(SEPARATOR, add_special_tokens=False)["input_ids"])
     for record in grid + train:

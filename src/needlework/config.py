@@ -29,6 +29,8 @@ OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
 }
 HF_MODEL_DEFAULTS: dict[str, Any] = {"attn_implementation": "sdpa", "chat_template": None,
                                      "modules_to_save": None}
+# Sources whose records carry a wiki_bio-style infobox (what the infobox labeler parses); a jsonl file has none.
+INFOBOX_SOURCES = ("synthetic", "wiki_bio")
 
 
 class ConfigError(ValueError):
@@ -106,12 +108,30 @@ def validate(cfg: dict[str, Any]) -> None:
             f"config key model: '{cfg['model']['name']}' is an {cfg['model']['backend']} endpoint, but the experiment's "
             "model must be an hf model (its tokenizer builds the prompts and it is the one fine-tuned); evaluate "
             f"API models beside it with eval.models=[base,finetuned,{cfg['model']['name']}]")
-    if cfg["labeler"]["kind"] == "field" and not cfg["data"].get("label_field"):
-        raise ConfigError("config key data.label_field: labeler=field needs the field that holds the labels")
+    _check_labelers(cfg)
     if cfg["context"]["needles_per_cell"] > cfg["needles"]["n_eval"]:
         raise ConfigError(f"config key context.needles_per_cell: {cfg['context']['needles_per_cell']} needles per "
                           f"cell need at least as many evaluation needles (needles.n_eval is "
                           f"{cfg['needles']['n_eval']}); a needle would repeat within a cell")
+
+
+def _check_labelers(cfg: dict[str, Any]) -> None:
+    """The labeler it is compared with must be able to run on the configured source (the experiment's own
+    labeler=infobox on a source without infoboxes stops at the labels step, so `snakemake corpus` still runs)."""
+    source, label_field = cfg["data"]["source"], cfg["data"].get("label_field")
+    if cfg["labeler"]["kind"] == "field" and not label_field:
+        raise ConfigError("config key data.label_field: labeler=field needs the field that holds the labels")
+    other = cfg["labeler"].get("compare_with")
+    if not other or "_meta" not in cfg:
+        return
+    other_kind = group_config(cfg, "labeler", other, "labeler.compare_with")["kind"]
+    if other_kind == "infobox" and source not in INFOBOX_SOURCES:
+        raise ConfigError(f"config key labeler.compare_with: '{other}' labels are parsed from infoboxes, which a "
+                          f"data={source} source does not have; set labeler.compare_with=null (no comparison), or "
+                          "compare with the source's own labels (labeler.compare_with=field with data.label_field)")
+    if other_kind == "field" and not label_field:
+        raise ConfigError(f"config key labeler.compare_with: '{other}' labels are read from the source, which needs "
+                          "data.label_field (the field that holds them); set it, or set labeler.compare_with=null")
 
 
 def fingerprint(*parts: Any) -> str:

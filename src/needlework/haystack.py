@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from needlework.io import InputError
 from needlework.labels.schema import Label
+from needlework.progress import progress
 
 SYSTEM_PROMPT = "extract information about a person in JSON"
 QUESTION = "Given this information, extract information about {name}."
@@ -147,14 +147,14 @@ class _Assembler:
     def build(self, specs: list[_Spec], desc: str) -> list[dict]:
         """Plan, verify and render every spec, in order."""
         records = []
-        with tqdm(total=len(specs), desc=desc, unit="record", disable=None) as progress:
+        with progress(total=len(specs), desc=desc, unit="record") as bar:
             for start in range(0, len(specs), VERIFY_BATCH):
                 chunk = specs[start : start + VERIFY_BATCH]
                 plans = [self._plan(spec, spec.length - self._overhead(spec.needle)) for spec in chunk]
                 for plan, n_tokens in zip(plans, self._prompt_lengths(plans)):
                     plan, n_tokens = self._settle(plan, n_tokens)
                     records.append(_record(plan, n_tokens))
-                progress.update(len(chunk))
+                bar.update(len(chunk))
         return records
 
     def _settle(self, plan: _Plan, n_tokens: int) -> tuple[_Plan, int]:
@@ -217,13 +217,14 @@ class _Assembler:
         return _Plan(spec, texts, i, 100.0 * before[i] / total)
 
     def _candidates(self, spec: _Spec) -> Iterator[list[dict]]:
-        """Distractors in the spec's seeded random order, in batches; never the needle or a namesake of it."""
+        """Distractors in the spec's seeded random order, in batches; never the needle, a copy of it (same text
+        up to case and spacing, under any id) or a namesake of it."""
         needle = spec.needle
-        name = needle["name"].strip().casefold()
+        name, text = same_person_keys(needle)
         batch: list[dict] = []
         for index in _random_order(random.Random(spec.order_seed), len(self.pool)):
             bio = self.pool[index]
-            if bio["id"] == needle["id"] or bio["text"] == needle["text"] or bio["name"].strip().casefold() == name:
+            if bio["id"] == needle["id"] or {name, text} & set(same_person_keys(bio)):
                 continue
             batch.append(bio)
             if len(batch) == DRAW_BATCH:
@@ -303,6 +304,12 @@ class _Assembler:
     def _count(self, texts: list[str]) -> list[int]:
         """Token counts of plain texts (no special tokens added)."""
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def same_person_keys(bio: dict) -> tuple[str, str]:
+    """``("name:<name>", "text:<text>")``, case-folded and whitespace-collapsed: a biography sharing either
+    with a needle is a copy or a namesake of it, never its distractor."""
+    return (f"name:{' '.join(bio['name'].casefold().split())}", f"text:{' '.join(bio['text'].casefold().split())}")
 
 
 def _record(plan: _Plan, n_tokens: int) -> dict:

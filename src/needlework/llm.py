@@ -7,6 +7,13 @@ retried by tenacity with exponential backoff and jitter, honouring a ``Retry-Aft
 retries are off so every attempt is counted. A request that still fails yields a result with ``error`` set
 instead of raising, so one bad request never stops a job; :attr:`ChatClient.unreachable` tells a caller that
 *every* new request failed to connect, and :meth:`ChatClient.raise_if_unreachable` turns that into an error.
+Errors that will not heal by retrying (HTTP 401/403: the key is rejected; 404: no such model or route; 429 with
+``insufficient_quota``: the account is out of credit) stop :meth:`ChatClient.run` at once with
+:class:`EndpointRejectedError`, whose message says what to fix, instead of failing every request in turn.
+
+An answer that ``validate`` rejects (or, with ``reject_truncated``, one cut off at ``max_tokens``) is not re-sent
+unchanged (at temperature 0 it would come back the same, paid twice): the re-request carries the rejected answer
+and a repair message saying what was wrong, a bounded number of times.
 
 Successful answers are appended to a JSONL cache (one flushed, fsynced line each) keyed by a hash of
 everything that determines the answer except the API key, so a rerun or a resumed crash sends no request
@@ -29,9 +36,9 @@ from typing import Any
 
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-from tqdm.auto import tqdm
 
 from needlework.io import InputError, dumps, read_append_log
+from needlework.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,16 @@ class MissingApiKeyError(InputError):
 
 class EndpointUnreachableError(RuntimeError):
     """Every request to an endpoint failed to connect (refused, unresolvable, or timed out)."""
+
+
+class EndpointRejectedError(RuntimeError):
+    """The endpoint refused a request for a reason that retrying cannot fix (bad key, unknown model, no quota)."""
+
+
+REPAIR_MESSAGE = (
+    "Your previous answer was rejected: {problem}. Answer the original request again, following its "
+    "instructions exactly."
+)
 
 
 def require_api_key(api_key_env: str | None) -> str:
@@ -77,6 +94,7 @@ class ChatResult:
     cached: bool
     error: str | None
     latency_s: float
+    finish_reason: str | None = None  # the server's finish_reason ("stop", "length" ...) of the returned answer
 
 
 def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +169,12 @@ class ChatClient:
     ``json_mode``: ``"schema"`` sends ``response_format`` json_schema with ``response_schema`` (make it strict
     with :func:`strict_json_schema`), ``"object"`` sends json_object, ``"none"`` sends none. ``validate(content)``
     raising marks an answer invalid: it is requested again up to ``max_invalid_retries`` times, then reported
-    as ``error="invalid answer: ..."``. Transient failures are retried ``max_retries`` times with a backoff
+    as ``error="invalid answer: ..."``; each re-request appends the rejected answer and a repair message. With
+    ``reject_truncated`` an answer whose ``finish_reason`` is ``length`` is invalid too. ``validate_keyed(key,
+    content)`` is the same check for answers whose validity depends on the request (e.g. quotes of its document).
+    With ``cache_invalid``, an answer still invalid after its repairs is cached as such, so a rerun reports it again
+    without paying for the same repairs twice (without it, a rerun asks again). ``stop`` strings end
+    generation early (sent as the API's ``stop``). Transient failures are retried ``max_retries`` times with a backoff
     starting at ``retry_initial_s`` and capped at ``retry_max_s`` seconds.
     """
 
@@ -176,6 +199,10 @@ class ChatClient:
         max_invalid_retries: int = 2,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        reject_truncated: bool = False,
+        stop: list[str] | None = None,
+        validate_keyed: Callable[[str, str], Any] | None = None,
+        cache_invalid: bool = False,
     ) -> None:
         self._api_key = require_api_key(api_key_env)
         if json_mode not in JSON_MODES:
@@ -200,6 +227,11 @@ class ChatClient:
         self.price_output_per_1m = price_output_per_1m
         self.validate = validate
         self.max_invalid_retries = max_invalid_retries
+        self.reject_truncated = reject_truncated
+        self.stop = list(stop) if stop else None
+        self.validate_keyed = validate_keyed
+        self.cache_invalid = cache_invalid
+        self._rejected: str | None = None  # set once the endpoint answered with an error that will not heal
         self._backoff = wait_exponential_jitter(initial=retry_initial_s, max=retry_max_s, jitter=retry_initial_s)
         self._response_format: dict[str, Any] | None = {
             "schema": {
@@ -235,6 +267,7 @@ class ChatClient:
             "schema": self.response_schema,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            **({"stop": self.stop} if self.stop else {}),  # absent when unset: older cache keys stay valid
         }
         return hashlib.sha256(dumps(payload).encode("utf-8")).hexdigest()
 
@@ -279,7 +312,7 @@ class ChatClient:
         window = 2 * self.max_concurrency
         try:
             with (
-                tqdm(total=total, desc=desc, unit="req", disable=None) as bar,
+                progress(total=total, desc=desc, unit="req") as bar,
                 ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="llm") as pool,
             ):
                 pending: set[Future[ChatResult]] = set()
@@ -299,13 +332,13 @@ class ChatClient:
                             pending -= done
                         for future in done:
                             bar.update()
-                            yield future.result()
+                            yield self._checked(future.result())
                             self._trip_if_unreachable()
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
                             bar.update()
-                            yield future.result()
+                            yield self._checked(future.result())
                             self._trip_if_unreachable()
                 finally:
                     for future in pending:
@@ -313,6 +346,12 @@ class ChatClient:
         finally:
             if self._cache is not None:
                 self._cache.close()
+
+    def _checked(self, result: ChatResult) -> ChatResult:
+        """Stop the run (remaining requests cancelled) on an error that will not heal."""
+        if self._rejected is not None:
+            raise EndpointRejectedError(self._rejected)
+        return result
 
     def _trip_if_unreachable(self) -> None:
         """Circuit breaker: once a full window of requests (``max_concurrency``) has failed to connect and none
@@ -326,20 +365,28 @@ class ChatClient:
     def _cached(self, key: str, request_hash: str) -> ChatResult | None:
         """The cached answer for a request, if there is one that (still) validates."""
         entry = self._cache.entries.get(request_hash) if self._cache is not None else None
-        if entry is None or self._problem(entry["content"]) is not None:
+        if entry is None:
+            return None
+        problem = self._problem(entry["content"], entry.get("finish_reason"), key)
+        if problem is not None and not (self.cache_invalid and entry.get("invalid")):
             return None
         prompt_tokens, completion_tokens = int(entry.get("prompt_tokens", 0)), int(entry.get("completion_tokens", 0))
         with self._lock:
             self._counts["cache_hits"] += 1
             self._counts["prompt_tokens_cached"] += prompt_tokens
             self._counts["completion_tokens_cached"] += completion_tokens
-        return ChatResult(key, entry["content"], prompt_tokens, completion_tokens, True, None, 0.0)
+        error = None if problem is None else f"invalid answer: {problem}"
+        return ChatResult(key, entry["content"], prompt_tokens, completion_tokens, True, error, 0.0,
+                          entry.get("finish_reason"))
 
     def _fetch(self, key: str, messages: list[dict[str, Any]], request_hash: str) -> ChatResult:
         """Request until a valid answer, the retry budget is spent, or a permanent error; never raises
         for a server-side problem."""
         start = time.monotonic()
+        if self._rejected is not None:  # the endpoint refused for good: send nothing more
+            return self._finish(key, None, 0, 0, start, "not sent: the endpoint refused an earlier request")
         invalid_left = self.max_invalid_retries
+        asked = messages
         while True:
             retrying = Retrying(
                 retry=retry_if_exception(_is_transient),
@@ -349,27 +396,37 @@ class ChatClient:
                 reraise=True,
             )
             try:
-                content, prompt_tokens, completion_tokens = retrying(self._send, messages)
+                content, finish, prompt_tokens, completion_tokens = retrying(self._send, asked)
             except openai.OpenAIError as exc:
+                self._note_rejection(exc)
                 return self._failure(key, start, exc, retrying.statistics.get("attempt_number", 1))
-            problem = self._problem(content)
+            problem = self._problem(content, finish, key)
             if problem is None:
                 break
             with self._lock:
                 self._counts["invalid"] += 1
             if invalid_left == 0:
-                return self._finish(key, content, prompt_tokens, completion_tokens, start, f"invalid answer: {problem}")
+                if self._cache is not None and self.cache_invalid:
+                    self._cache.append({"hash": request_hash, "content": content, "finish_reason": finish,
+                                        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                        "invalid": problem})
+                return self._finish(key, content, prompt_tokens, completion_tokens, start, f"invalid answer: {problem}",
+                                    finish)
             invalid_left -= 1
+            asked = [*messages, {"role": "assistant", "content": content or ""},
+                     {"role": "user", "content": REPAIR_MESSAGE.format(problem=problem)}]
         if self._cache is not None:
-            entry = {"hash": request_hash, "content": content}
+            entry = {"hash": request_hash, "content": content, "finish_reason": finish}
             self._cache.append({**entry, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
-        return self._finish(key, content, prompt_tokens, completion_tokens, start, None)
+        return self._finish(key, content, prompt_tokens, completion_tokens, start, None, finish)
 
-    def _send(self, messages: list[dict[str, Any]]) -> tuple[str | None, int, int]:
-        """One HTTP request: (content, prompt tokens, completion tokens)."""
+    def _send(self, messages: list[dict[str, Any]]) -> tuple[str | None, str | None, int, int]:
+        """One HTTP request: (content, finish_reason, prompt tokens, completion tokens)."""
         with self._lock:
             self._counts["requests_sent"] += 1
         extra = {"response_format": self._response_format} if self._response_format is not None else {}
+        if self.stop:
+            extra["stop"] = self.stop
         response = self._sdk.chat.completions.create(
             model=self.model, messages=messages, temperature=self.temperature, max_tokens=self.max_tokens, **extra
         )
@@ -379,8 +436,9 @@ class ChatClient:
         with self._lock:
             self._counts["prompt_tokens_new"] += prompt_tokens
             self._counts["completion_tokens_new"] += completion_tokens
-        content = response.choices[0].message.content if response.choices else None
-        return content, prompt_tokens, completion_tokens
+        choice = response.choices[0] if response.choices else None
+        content = choice.message.content if choice is not None else None
+        return content, getattr(choice, "finish_reason", None), prompt_tokens, completion_tokens
 
     def _wait(self, state: RetryCallState) -> float:
         """Seconds before the next attempt: the server's Retry-After if it sent one, else backoff with jitter."""
@@ -393,17 +451,28 @@ class ChatClient:
         exc = state.outcome.exception() if state.outcome is not None else None
         log.info("%s: attempt %d failed (%s); retrying", self.base_url, state.attempt_number, self._describe(exc))
 
-    def _problem(self, content: str | None) -> str | None:
+    def _problem(self, content: str | None, finish_reason: str | None = None, key: str | None = None) -> str | None:
         """Why an answer is invalid, or None when it is fine."""
         if content is None:
             return "the server returned no message content"
-        if self.validate is None:
-            return None
+        if self.reject_truncated and finish_reason == "length":
+            return f"truncated: the answer hit the {self.max_tokens}-token limit (finish_reason=length); be more concise"
         try:
-            self.validate(content)
+            if self.validate is not None:
+                self.validate(content)
+            if self.validate_keyed is not None:
+                self.validate_keyed(key, content)
         except Exception as exc:  # noqa: BLE001 - any exception from validate means "invalid answer"
             return _one_line(f"{type(exc).__name__}: {exc}")
         return None
+
+    def _note_rejection(self, exc: BaseException) -> None:
+        """Remember an error that will not heal, with what to do about it (run() raises it)."""
+        advice = _unhealable(exc)
+        if advice is not None:
+            with self._lock:
+                self._rejected = (f"{self.base_url} (model {self.model}) refused the request: {self._describe(exc)}. "
+                                  f"{advice} Answers received so far are cached.")
 
     def _failure(self, key: str, start: float, exc: BaseException, attempts: int) -> ChatResult:
         """The result of a request that got no usable HTTP answer after ``attempts`` attempts."""
@@ -415,12 +484,14 @@ class ChatClient:
         return self._finish(key, None, 0, 0, start, error)
 
     def _finish(
-        self, key: str, content: str | None, prompt_tokens: int, completion_tokens: int, start: float, error: str | None
+        self, key: str, content: str | None, prompt_tokens: int, completion_tokens: int, start: float,
+        error: str | None, finish_reason: str | None = None,
     ) -> ChatResult:
         with self._lock:
             self._counts["new_results"] += 1
             self._counts["failures"] += int(error is not None)
-        return ChatResult(key, content, prompt_tokens, completion_tokens, False, error, time.monotonic() - start)
+        return ChatResult(key, content, prompt_tokens, completion_tokens, False, error, time.monotonic() - start,
+                          finish_reason)
 
     def _describe(self, exc: BaseException | None) -> str:
         """A one-line description of an exception, with the API key (if it ever appeared) masked."""
@@ -439,10 +510,32 @@ class ChatClient:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Worth retrying: no connection, a timeout, HTTP 408/429 or any 5xx."""
+    """Worth retrying: no connection, a timeout, HTTP 408/429 (but not an exhausted quota) or any 5xx."""
     if isinstance(exc, openai.APIConnectionError):
         return True
+    if _unhealable(exc) is not None:
+        return False
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500)
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    """The ``error.code`` (or ``error.type``) of an OpenAI-style error body, if any."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    return exc.code or error.get("code") or error.get("type")
+
+
+def _unhealable(exc: BaseException) -> str | None:
+    """What the user must fix when an HTTP error cannot heal by retrying (bad key, unknown model, no quota), or None."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    if exc.status_code in (401, 403):
+        return "The API key was rejected: check the variable that api_key_env names (and its permissions)."
+    if exc.status_code == 404:
+        return "No such model or route: check the config's model name and that base_url ends in /v1."
+    if exc.status_code == 429 and _error_code(exc) == "insufficient_quota":
+        return "The account has no quota left (insufficient_quota): add credit or use another key; retrying cannot help."
+    return None
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
@@ -476,11 +569,13 @@ def client_from_config(
     response_schema: dict[str, Any] | None = None,
     schema_name: str = "response",
     validate: Callable[[str], Any] | None = None,
+    **options: Any,
 ) -> ChatClient:
     """A ChatClient from a model or labeler config (``base_url``, ``model``, ``api_key_env``, ``json_mode``,
     ``max_concurrency``, ``price_input_per_1m``, ``price_output_per_1m``, ``temperature``, ``max_tokens``,
     ``max_retries``, ``timeout_s``; optionally ``retry_initial_s``, ``retry_max_s``). Missing or ill-typed
-    values raise InputError naming ``<section>.<key>``; absent or null optional keys take ChatClient's defaults."""
+    values raise InputError naming ``<section>.<key>``; absent or null optional keys take ChatClient's defaults.
+    ``options`` (e.g. ``reject_truncated``, ``max_invalid_retries``, ``stop``) go to ChatClient as they are."""
     for required in ("base_url", "model"):
         if not cfg.get(required):
             raise InputError(f"{section}.{required}: required for an OpenAI-compatible endpoint, but missing")
@@ -511,7 +606,7 @@ def client_from_config(
             schema_name=schema_name,
             cache_path=cache_path,
             validate=validate,
-            **kwargs,
+            **{**kwargs, **options},
         )
     except ValueError as exc:
         if isinstance(exc, InputError):

@@ -5,6 +5,7 @@ overwrite each other and an upstream step shared by several combinations is comp
 """
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from needlework.config import fingerprint, model_config
 
 # Settings that do not change a result, left out of its key so that changing them reuses (and never re-pays for)
 # what was computed: the cost estimate, and how an endpoint is called rather than what it is asked.
-_TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd",)
+_TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd", "export_merged")
 _CALL_KEYS_NOT_IN_HASH = ("max_concurrency", "timeout_s", "max_retries", "price_input_per_1m",
                           "price_output_per_1m", "tokenizer", "compare_with", "api_key_env")
 
@@ -57,8 +58,23 @@ class Paths:
         lora = cfg["lora"]
         adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"
         self.train_dir = root / "train" / f"{name}-{adapter}-{self.k_train}"
-        self.report_dir = root / "report" / cfg["name"]
+        # Scores depend on the scoring mode (eval.scoring); the baseline's answers do not depend on any model.
+        self.baseline_dir = root / "evaluate" / f"majority-{fingerprint(self.k_eval_hay, cfg['eval']['scoring'])}"
+        self.latest_report_dir = root / "report" / cfg["name"]  # a link to the latest keyed report
         self.tracking_db = root / "mlflow.db"
+
+    @cached_property
+    def report_dir(self) -> Path:
+        """`results/report/<experiment>-<key>`: the key holds everything the report reads (the evaluated models'
+        keys and prices, the training cost rate, what its notes say), so sweep combinations never overwrite each
+        other and a price change rebuilds the report alone."""
+        cfg, models = self.cfg, self.cfg["eval"]["models"]
+        notes = (cfg["name"], cfg["seed"], cfg["data"]["source"], cfg["model"]["name"], cfg["model"]["native_context"],
+                 cfg["lora"])
+        key = fingerprint([self.eval_key(m) for m in models], [model_config(cfg, m) for m in models],
+                          self.k_eval_hay, self.k_labels, self.k_train if "finetuned" in models else None,
+                          cfg["train"]["gpu_hour_usd"], notes)
+        return self.root / "report" / f"{cfg['name']}-{key}"
 
     @property
     def builds_model(self) -> bool:
@@ -69,12 +85,17 @@ class Paths:
         """Labels of the same needles by another labeler (for the agreement table)."""
         return self.root / "labels" / f"{labeler_cfg['kind']}-{fingerprint(self.k_needles, semantic(labeler_cfg))}"
 
-    def eval_key(self, model_name: str) -> str:
-        """Readable name + hash of what an evaluated model's predictions depend on."""
+    def prediction_key(self, model_name: str) -> str:
+        """Readable name + hash of what an evaluated model's answers depend on (not how they are scored): names
+        its answer cache, so a change of eval.scoring rescores without asking the model again."""
         mcfg = semantic(model_config(self.cfg, model_name))
         upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
         local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
         return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local)}"
+
+    def eval_key(self, model_name: str) -> str:
+        """Readable name + hash of what an evaluated model's scores depend on: its answers and eval.scoring."""
+        return f"{model_name}-{fingerprint(self.prediction_key(model_name), self.cfg['eval']['scoring'])}"
 
     def llm_cache(self, what: str, endpoint: dict[str, Any]) -> Path:
         """One content-addressed response cache per endpoint and model, shared by every key and experiment: a

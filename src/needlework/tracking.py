@@ -3,7 +3,8 @@
 One MLflow experiment per `name` (experiment config). Each composed configuration gets a parent run (created
 once, before any job); every workflow step opens a child run tagged with its stage and result key that logs its
 config subtree as params, its metrics, and its small outputs as artifacts. The report step also logs its summary
-and the HTML report into the parent run.
+and the HTML report into the parent run. A sweep (`needlework.sweep`) adds one run above them all: each
+combination's parent run is its child (NEEDLEWORK_SWEEP_RUN_ID names it to every job).
 """
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_PACKAGES = ("needlework", "torch", "transformers", "trl", "peft", "datasets", "tokenizers", "snakemake",
-             "hydra-core", "mlflow", "openai")
+SWEEP_RUN_ENV = "NEEDLEWORK_SWEEP_RUN_ID"
+RUN_NAME_ENV = "NEEDLEWORK_RUN_NAME"  # a sweep names each combination's run by what it varies
+# MLflow 3's UI opens an experiment by its kind: untagged ones land on an empty GenAI traces page, this kind on the
+# runs table (values in mlflow/server/js: genai_development | custom_model_development).
+_EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# Versions recorded on every run: the stack, and what decides the bytes of a dataset (Faker's name lists make the
+# synthetic corpus, tokenizers the BPE tokenizer, numpy/torch the seeded draws and losses, regex the name matching).
+_PACKAGES = ("needlework", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
+             "snakemake", "hydra-core", "mlflow", "openai", "Faker", "numpy", "pandas", "pyarrow", "regex", "bm25s")
 
 
 def tracking_uri(cfg: dict[str, Any]) -> str | None:
@@ -50,9 +58,12 @@ def _experiment_id(cfg: dict[str, Any]) -> str:
 
     experiment = mlflow.get_experiment_by_name(cfg["name"])
     if experiment is not None:
+        for tag, value in _EXPERIMENT_KIND.items():
+            if experiment.tags.get(tag) is None:  # a store made before the tag existed
+                mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, tag, value)
         return experiment.experiment_id
     artifacts = (Path(cfg["results_dir"]) / "mlruns").resolve().as_uri()
-    return mlflow.create_experiment(cfg["name"], artifact_location=artifacts)
+    return mlflow.create_experiment(cfg["name"], artifact_location=artifacts, tags=_EXPERIMENT_KIND)
 
 
 def parent_key(cfg: dict[str, Any]) -> str:
@@ -63,18 +74,21 @@ def parent_key(cfg: dict[str, Any]) -> str:
 
 
 def parent_run_id(cfg: dict[str, Any]) -> str:
-    """The id of the configuration's parent run, created (with the full config as params) if it does not exist."""
+    """The id of the configuration's parent run, created (with the full config as params) if it does not exist;
+    inside a sweep, a child of the sweep's run."""
     import mlflow
 
-    key = parent_key(cfg)
+    sweep = os.environ.get(SWEEP_RUN_ENV) or None
+    key = parent_key(cfg) + (f"@{sweep}" if sweep else "")
     experiment = mlflow.set_experiment(experiment_id=_experiment_id(cfg))
     found = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.`needlework.parent` = '{key}'",
                                output_format="list", max_results=1)
     if found:
         return found[0].info.run_id
     overrides = " ".join(cfg.get("_meta", {}).get("overrides", []))
-    with mlflow.start_run(run_name=key, tags={"needlework.parent": key, "experiment": cfg["name"],
-                                              "overrides": overrides, **environment_tags()}) as run:
+    tags = {"needlework.parent": key, "experiment": cfg["name"], "overrides": overrides, **environment_tags()}
+    name = os.environ.get(RUN_NAME_ENV) or overrides or cfg["name"]
+    with mlflow.start_run(run_name=name, tags=tags, parent_run_id=sweep) as run:
         mlflow.log_params({k: str(v)[:6000] for k, v in flatten({k: v for k, v in cfg.items()
                                                                    if k != "_meta"}).items()})
     return run.info.run_id
@@ -172,21 +186,64 @@ def stage_run(cfg: dict[str, Any], stage: str, key: str, params: dict[str, Any])
 
 
 def log_to_parent(cfg: dict[str, Any], metrics: dict[str, Any], artifacts: list[str | Path]) -> None:
-    """Summary metrics and artifacts (the report) on the configuration's parent run."""
-    if tracking_uri(cfg) is None:
+    """Summary metrics and artifacts (the report) on the configuration's parent run, which ends now: its duration
+    and `wall_time_s` span the configuration's first job to its report."""
+    uri = tracking_uri(cfg)
+    if uri is None:
         return
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    _log_to_run(uri, parent_run_id(cfg), metrics, artifacts)
+
+
+def _log_to_run(uri: str, run_id: str, metrics: dict[str, Any], artifacts: list[str | Path]) -> None:
+    import time
+
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri(cfg))
-    run_id = parent_run_id(cfg)
-    for name, value in flatten(metrics).items():
+    client = MlflowClient(uri)
+    now_ms = int(time.time() * 1000)
+    wall = {"wall_time_s": (now_ms - client.get_run(run_id).info.start_time) / 1000}
+    for name, value in {**flatten(metrics), **wall}.items():
         if isinstance(value, int | float) and value == value:
-            client.log_metric(run_id, name, float(value))
+            client.log_metric(run_id, name, float(value), timestamp=now_ms)
     for path in map(Path, artifacts):
         if path.is_dir():
             client.log_artifacts(run_id, str(path), artifact_path=path.name)
         elif path.exists():
             client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id, "FINISHED", end_time=now_ms)
+
+
+def start_sweep(cfg: dict[str, Any], description: str) -> str | None:
+    """Create the run a sweep's combinations nest under (in the experiment of `cfg`); None without tracking."""
+    uri = tracking_uri(cfg)
+    if uri is None:
+        return None
+    init(cfg)
+    from mlflow.tracking import MlflowClient
+
+    tags = {"needlework.sweep": description, "experiment": cfg["name"], "mlflow.runName": f"sweep {description}",
+            **environment_tags()}
+    run = MlflowClient(uri).create_run(_experiment_id(cfg), tags=tags)
+    return run.info.run_id
+
+
+def sweep_children(cfg: dict[str, Any], sweep_id: str) -> list[dict[str, Any]]:
+    """Every combination run of a sweep: {"run_name", "params", "metrics"} (latest metric values)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri(cfg))
+    experiments = [e.experiment_id for e in client.search_experiments()]  # a sweep over `experiment=` spans several
+    runs = client.search_runs(experiments,
+                              filter_string=f"tags.mlflow.parentRunId = '{sweep_id}'", order_by=["start_time ASC"])
+    return [{"run_name": r.info.run_name, "params": r.data.params, "metrics": r.data.metrics} for r in runs]
+
+
+def log_to_sweep(cfg: dict[str, Any], sweep_id: str, metrics: dict[str, Any], artifacts: list[str | Path]) -> None:
+    """Summary metrics and artifacts (table, plot) on the sweep's run; it ends now (and again after the next)."""
+    _log_to_run(tracking_uri(cfg), sweep_id, metrics, artifacts)
 
 
 def hf_report_to(cfg: dict[str, Any]) -> str:

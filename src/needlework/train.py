@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from jinja2 import TemplateError
+from transformers import TrainerCallback
 
 from needlework.io import InputError, atomic_path, read_records
 from needlework.models import load_model, load_tokenizer, require_cuda_for, rope_scaling_for, save_rope
@@ -89,7 +90,7 @@ def finetune(
         train_dataset=to_dataset(conversations, loss_mode),
         processing_class=tokenizer,
         peft_config=None if method == "full" else lora_config(lora_cfg, model_cfg),
-        callbacks=list(callbacks),
+        callbacks=[StepProgress(), *callbacks],
     )
     inputs = training_fingerprint(model_cfg, lora_cfg, train_cfg, Path(train_jsonl), seed)
     with trainer.accelerator.main_process_first():  # rank 0 clears stale checkpoints before the others look
@@ -125,7 +126,29 @@ def finetune(
         "trainable_params": int(trainable),
         "total_params": int(total),
         "loss_mode": loss_mode,
+        "world_size": int(trainer.args.world_size),  # ranks that trained (train.num_processes)
     }
+
+
+class StepProgress(TrainerCallback):
+    """Optimiser steps through :func:`needlework.progress.progress` (a live bar on a terminal, a line with count,
+    rate and ETA every 30 s in log files), on the main process only; replaces the Trainer's own bar."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.bar = progress(total=state.max_steps, initial=state.global_step, desc="train", unit="step")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def lora_config(lora_cfg: dict, model_cfg: dict | None = None) -> Any:
@@ -192,6 +215,7 @@ def sft_config(train_cfg: dict, output_dir: Path, *, max_length: int, loss_mode:
         ddp_find_unused_parameters=False if distributed else None,
         eval_strategy="no",
         report_to=report_to,
+        disable_tqdm=True,  # StepProgress reports instead, in log files too (needlework.progress)
     )
 
 

@@ -44,10 +44,17 @@ TRAIN_HAYSTACKS = P.train_hay_dir / "train.jsonl"
 EVAL_HAYSTACKS = P.eval_hay_dir / "eval.jsonl"
 ADAPTER = P.train_dir / "adapter"
 TRAIN_METRICS = P.train_dir / "metrics.json"
+MERGED = P.train_dir / "merged"  # train.export_merged: base + adapter as one model, for serving
 CELLS = [R / "evaluate" / key / "cells.csv" for key in EVAL_MODELS]
-BASELINE = R / "evaluate" / f"majority-{P.k_eval_hay}-{P.k_labels}" / "cells.csv"
+BASELINE = P.baseline_dir / "cells.csv"
 REPORT_HTML = P.report_dir / "index.html"
-ALL_TARGETS = [REPORT_HTML, *AGREEMENT]
+# What the cost table reads: per model (input, output) USD per 1M tokens, and the training GPU-hour rate.
+REPORT_PRICES = {
+    "models": {m: [model_config(CFG, m).get(k, 0.0) for k in ("price_input_per_1m", "price_output_per_1m")]
+               for m in CFG["eval"]["models"]},
+    "gpu_hour_usd": CFG["train"]["gpu_hour_usd"],
+}
+ALL_TARGETS = [REPORT_HTML, *AGREEMENT, *([MERGED] if CFG["train"]["export_merged"] else [])]
 NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"]
 
 
@@ -61,9 +68,40 @@ def preflight():
     tracking.init(CFG)
 
 
-def eval_threads(wildcards):
+def all_cores(step):
+    """Locally the workflow's core count (--cores); on a cluster (a remote executor, and inside its jobs) the
+    step's `resources.<step>.cpus`, what the job asks the scheduler for."""
+    local = workflow.is_main_process and workflow.local_exec and workflow.resource_settings.cores
+    return workflow.resource_settings.cores if local else CFG["resources"][step]["cpus"]
+
+
+def is_api(model_name):
+    return model_config(CFG, model_name)["backend"] == "openai"
+
+
+def evaluation_threads(model_name):
     """Local models use every core; API models wait on the network and leave the cores to other jobs."""
-    return 1 if model_config(CFG, EVAL_MODELS[wildcards.eval_key])["backend"] == "openai" else 1024
+    return 1 if is_api(model_name) else all_cores("evaluate")
+
+
+def evaluation_gpus(model_name, built_here):
+    """A local hub model evaluates on one GPU; a model built here (tiny) and API models need none."""
+    return 0 if is_api(model_name) or built_here else 1
+
+
+def eval_threads(wildcards):
+    return evaluation_threads(EVAL_MODELS[wildcards.eval_key])
+
+
+def eval_gpus(wildcards):
+    return evaluation_gpus(EVAL_MODELS[wildcards.eval_key], bool(MODEL_DIR))
+
+
+def step_resources(step, gpu=0):
+    """A step's scheduler resources (memory, runtime, GPUs) from `resources.<step>` (read by SLURM; locally they
+    only limit what runs at once when --resources says so)."""
+    res = CFG["resources"][step]
+    return {"mem_mb": res["mem_mb"], "runtime": res["runtime"], "gpu": gpu}  # `gpu`: the SLURM plugin asks --gpus=N
 
 
 def tokenizer_input(wildcards=None):

@@ -5,6 +5,7 @@ rule build_corpus:
     output:
         corpus=CORPUS,
         audit=P.corpus_dir / "audit" / "names.jsonl",
+        dropped=P.corpus_dir / "audit" / "dropped.jsonl",
         stats=P.corpus_dir / "stats.json",
     input:
         [CFG["data"]["path"]] if CFG["data"].get("path") else [],

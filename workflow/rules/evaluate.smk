@@ -9,8 +9,11 @@ rule evaluate_model:
         unpack(eval_model_inputs),
     params:
         model=lambda wc: EVAL_MODELS[wc.eval_key],
-        cache=lambda wc: CACHE / f"predictions-{wc.eval_key}.jsonl",  # answers so far: a rerun resumes
-    threads: eval_threads  # local models: all cores (Snakemake caps at --cores); API models: 1
+        # answers so far, shared by every eval.scoring: a rerun or a rescoring resumes from them
+        cache=lambda wc: CACHE / f"predictions-{P.prediction_key(EVAL_MODELS[wc.eval_key])}.jsonl",
+    threads: eval_threads  # local models: all cores (--cores; resources.evaluate.cpus on a cluster); API models: 1
+    resources:
+        **step_resources("evaluate", gpu=eval_gpus),
     conda:
         ENV
     log:
@@ -31,8 +34,8 @@ rule majority_baseline:
     conda:
         ENV
     log:
-        LOGS / f"baseline-{P.k_eval_hay}.log",
+        LOGS / f"baseline-{P.baseline_dir.name}.log",
     benchmark:
-        BENCH / f"baseline-{P.k_eval_hay}.tsv"
+        BENCH / f"baseline-{P.baseline_dir.name}.tsv"
     script:
         "../scripts/baseline.py"

@@ -1,4 +1,5 @@
-# Heatmaps, accuracy vs context length, cost per 1,000 queries, failures: one HTML page per experiment.
+# Heatmaps, accuracy vs context length, cost per 1,000 queries, failures: one HTML page per configuration, keyed
+# by everything it reads (results/report/<experiment>-<key>/); results/report/<experiment> links to the latest.
 
 
 rule make_report:
@@ -19,11 +20,12 @@ rule make_report:
         tokenizer=tokenizer_input(),  # counts tokens for the cost table of models without their own
     params:
         models=list(EVAL_MODELS.values()),
+        prices=REPORT_PRICES,  # also in the key: a price change rebuilds the report, nothing upstream
     conda:
         ENV
     log:
-        LOGS / f"report-{CFG['name']}.log",
+        LOGS / f"report-{P.report_dir.name}.log",
     benchmark:
-        BENCH / f"report-{CFG['name']}.tsv"
+        BENCH / f"report-{P.report_dir.name}.tsv"
     script:
         "../scripts/report.py"

@@ -26,6 +26,7 @@ rule haystacks:
 rule train:
     input:
         ADAPTER,
+        [MERGED] if CFG["train"]["export_merged"] else [],
 
 
 rule evaluate:
@@ -36,3 +37,8 @@ rule evaluate:
 rule report:
     input:
         REPORT_HTML,
+
+
+rule raft:
+    input:
+        RAFT_REPORT,

@@ -11,9 +11,9 @@ rule finetune:
         model=tokenizer_input(),
     params:
         checkpoints=P.train_dir / "checkpoints",
-    threads: 1024  # all cores: Snakemake caps a job's threads at --cores
+    threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     resources:
-        gpus=CFG["train"].get("num_processes", 1) if CFG["model"]["path"] else 0,
+        **step_resources("train", gpu=CFG["train"]["num_processes"] if CFG["model"]["path"] else 0),
     conda:
         GPU_ENV if CFG["lora"]["method"] == "qlora" else ENV
     log:
@@ -22,3 +22,20 @@ rule finetune:
         BENCH / f"train-{P.k_train}.tsv"
     script:
         "../scripts/train.py"
+
+
+# train.export_merged: the adapter folded into the base, one model directory for OpenAI-compatible servers.
+rule export_merged:
+    output:
+        merged=directory(MERGED),
+    input:
+        adapter=ADAPTER,
+        model=tokenizer_input(),
+    conda:
+        ENV
+    log:
+        LOGS / f"merge-{P.k_train}.log",
+    benchmark:
+        BENCH / f"merge-{P.k_train}.tsv"
+    script:
+        "../scripts/export_merged.py"

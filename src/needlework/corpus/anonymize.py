@@ -3,15 +3,17 @@
 Why: the benchmark asks a model about a person hidden in a haystack; a famous real name would let the model
 answer from memory instead of from the context.
 
-How a record is anonymized:
+Words are compared folded (:mod:`needlework.corpus.names`: Unicode normalisation, case folding, accents removed)
+and part by part (a part is a run of letters or of digits), the same way in the names, the text and the leak
+check. How a record is anonymized:
 
-1. **Name sources.** The record's ``name`` and the infobox values of :data:`NAME_KEYS` (``name``,
-   ``article_title``, ``birth_name`` ...), with a parenthesised disambiguation ("john smith ( footballer )")
-   removed. A source is split into tokens (whitespace) and parts (runs of letters/digits: "jean-pierre" has
-   the parts "jean" and "pierre").
-2. **Identifying parts.** Every part except initials (one letter), leading titles ("sir", "dr") and, after the
-   first token, generational suffixes ("jr", "iii") and surname particles ("van", "de", "da" ...). Those are kept
-   as they are, so "ludwig van beethoven" becomes "<first> van <last>" and "j. r. r. tolkien" "j. r. r. <last>".
+1. **Name sources** (:func:`~needlework.corpus.names.name_sources`). The record's ``name``, the infobox values of
+   ``NAME_KEYS`` (``name``, ``article_title``, ``birth_name`` ...) without a parenthesised disambiguation
+   ("john smith ( footballer )"), and the name the text opens with ("ramón landestoy troncoso ( born ...").
+2. **Identifying parts**. Every part except initials (one letter), leading titles ("sir", "dr") and, after the
+   first name, generational suffixes ("jr", "iii") and surname particles ("van", "de", "la", "al" ...). Those are
+   kept as they are, so "ludwig van beethoven" becomes "<first> van <last>" and "j. r. r. tolkien"
+   "j. r. r. <last>"; a nickname in quotes ('james " jimmy " conrad') is a part like any other.
 3. **Roles.** In the record's primary name the first identifying token is the first name, the last one the
    last name and any in between middle names; parts found only in another source are a last name if they end
    that source and a middle name otherwise. Each identifying part gets a new part of the same role (a first
@@ -21,70 +23,40 @@ How a record is anonymized:
    middle last"). The locale is random, not the person's nationality: the name gives no hint of it.
 4. **Uniqueness.** A new part is never a name part of *any* record of the corpus (nor a protected word, see 5),
    and the new primary name is unique across the corpus.
-5. **Replacement.** In the text and in every infobox value, case-insensitively and as whole words (a word
-   boundary is anything but a letter or digit, so "smith 's", "smith's", "smith-jones" and "john_smith.jpg" all
-   match): (a) every *strict* part, an identifying part of three letters or more that is not one of the
-   :data:`PROTECTED_WORDS` (function words, months, weekdays, demonyms, countries), wherever it occurs; (b) the
-   other, *loose* parts only inside a multi-token name (a run of two or more consecutive tokens of a source, or
-   first + last name; longest first). So a person called "will young" or "june carter" keeps "he will ..." and
-   "born 2 june 1950" intact, "john english" keeps "english" as a nationality, and "li na" keeps a lone "li".
-   The name-source infobox values themselves are rewritten part by part.
+5. **Replacement.** In the text and in every infobox value, as parts ("smith 's", "smith's", "smith-jones",
+   "john_smith.jpg" and "herrera2010.jpg" all match; in a file name also a part glued to other letters, as in
+   "jimmyconrad.jpg"): (a) every *strict* part, an identifying part of three
+   letters or more that is not one of the protected words (function words, months, weekdays, demonyms,
+   countries), wherever it occurs; (b) the other, *loose* parts only inside a multi-token name (a run of two or
+   more consecutive tokens of a source, or first + last name; longest first). So a person called "will young"
+   or "june carter" keeps "he will ..." and "born 2 june 1950" intact, "john english" keeps "english" as a
+   nationality, and "li na" keeps a lone "li". The name-source infobox values themselves are rewritten part by
+   part.
 
-:func:`check_leaks` applies the same rule in reverse: after anonymization no strict part, and no multi-token
+:func:`find_leaks` applies the same rule in reverse: after anonymization no strict part, and no multi-token
 source name made of loose parts only, may occur in a record's name, text or infobox values. The loose-part
 exemption is the one deliberate blind spot (a surname "english" or "li" standing alone stays); it is what keeps
-the labels (nationality, dates) and the grammar intact.
+the labels (nationality, dates) and the grammar intact. A strict part that is also a common word ("rise",
+"young") is replaced wherever it occurs: the text loses that word rather than leak the name.
 """
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tqdm import tqdm
+import regex
 
-from needlework.corpus.synthetic import COUNTRIES, MONTHS, faker_for
+from needlework.corpus.names import (NAME_KEYS, PART, PROTECTED_WORDS, fold, identifying, identifying_parts, keys,
+                                     name_sources)
+from needlework.corpus.synthetic import COUNTRIES, faker_for
+from needlework.progress import progress
 
-NAME_KEYS: tuple[str, ...] = ("name", "article_title", "birth_name", "fullname", "full_name", "realname")
-_PART = re.compile(r"[^\W_]+")  # a run of letters/digits
-_SEPARATOR = r"(?:\s+|_)"  # between the tokens of a name in running text or in a file name
-_PARENTHETICAL = re.compile(r"\([^)]*\)")
-# Titles count only before the first name ("sir alex ferguson"; "billie jean king" keeps its "king").
-_TITLES = frozenset({"sir", "dame", "lord", "lady", "dr", "prof", "professor", "rev", "reverend", "hon", "mr",
-                     "mrs", "ms", "miss", "king", "queen", "prince", "princess", "count", "baron", "general",
-                     "captain", "colonel"})
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "obe", "mbe", "cbe", "kbe", "qc",
-                       "phd", "md"})
-# Particles and suffixes count only after the first token ("al pacino" keeps its "al").
-_PARTICLES = frozenset({"da", "das", "de", "del", "della", "der", "di", "do", "dos", "du", "la", "le", "van", "von",
-                        "den", "ten", "ter", "bin", "ibn", "al", "el", "af", "zu"})
-# English function words (the auxiliary "will", "may", "can" ... are first names too).
-_STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
-once only or other our ours out over own same she should so some such than that the their theirs them then there
-these they this those through to too under until up very was we were what when where which while who whom why
-will with would you your also may might must shall
-""".split())
-_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
-# Demonyms and countries beyond synthetic.COUNTRIES (not the ones that are mostly names: jordan, israel ...).
-_MORE_PLACES = frozenset("""
-african algerian arab arabian armenian bangladeshi belgian bolivian british bulgarian burmese cambodian chinese
-congolese cuban cypriot ecuadorian egyptian estonian ethiopian filipino georgian ghanaian greek icelandic iranian
-iraqi israeli jamaican japanese jordanian kenyan korean latvian lebanese lithuanian luxembourgish malaysian
-maltese moroccan nigerian pakistani palestinian peruvian russian scottish serbian singaporean somali ukrainian
-uruguayan venezuelan vietnamese welsh zimbabwean africa algeria belgium bolivia britain bulgaria china cuba cyprus
-egypt estonia ethiopia greece iceland iran iraq jamaica japan kenya korea latvia lebanon lithuania
-luxembourg malaysia morocco nigeria pakistan peru russia scotland serbia singapore ukraine uruguay venezuela
-vietnam wales kingdom states zealand republic european
-""".split())
-PROTECTED_WORDS: frozenset[str] = (
-    _STOPWORDS | _WEEKDAYS | frozenset(MONTHS) | _MORE_PLACES
-    | frozenset(w for c in COUNTRIES for w in f"{c.name} {c.demonym}".split())
-)
+__all__ = ["NAME_KEYS", "PROTECTED_WORDS", "LeakError", "anonymize", "check_leaks", "find_leaks",
+           "identifying_parts", "name_sources"]
+_GAP = regex.compile(r"[\s_\-'’\"`.]{1,6}")  # between the parts of a name in running text or in a file name
+_FILE_NAME = regex.compile(r"\.\s*(?:jpe?g|png|gif|svg|tiff?|webp|bmp|ogg|pdf)\s*$", regex.IGNORECASE)
 _LOCALES = tuple(c.locale for c in COUNTRIES)
 _FIRST, _MIDDLE, _LAST = "first", "middle", "last"
 
@@ -93,47 +65,11 @@ class LeakError(ValueError):
     """An anonymized record still contains part of its original name."""
 
 
-def _name_tokens(name: str) -> list[str]:
-    """Lowercased tokens of a name without a parenthesised disambiguation or commas."""
-    return _PARENTHETICAL.sub(" ", name.lower()).replace(",", " ").split()
-
-
-def name_sources(record: dict) -> list[list[str]]:
-    """The record's names as token lists: its ``name`` first, then the infobox's name fields (deduplicated)."""
-    raw = [record.get("name") or ""]
-    infobox = record.get("infobox") or {}
-    raw += [str(infobox[key]) for key in NAME_KEYS if infobox.get(key)]
-    sources: list[list[str]] = []
-    for value in raw:
-        tokens = _name_tokens(value)
-        if tokens and tokens not in sources:
-            sources.append(tokens)
-    return sources
-
-
-def _identifying(tokens: list[str]) -> list[tuple[int, str]]:
-    """``(token index, part)`` for every identifying part of a name (see the module docstring, step 2)."""
-    found, leading = [], True
-    for i, token in enumerate(tokens):
-        parts = _PART.findall(token)
-        if leading and len(parts) == 1 and parts[0] in _TITLES:
-            continue
-        leading = False
-        found += [(i, part) for part in parts
-                  if len(part) > 1 and not (i > 0 and (part in _PARTICLES or part in _SUFFIXES))]
-    return found
-
-
-def identifying_parts(name: str) -> list[str]:
-    """The identifying parts of one name, in order ("sir john van dyke jr." -> ["john", "dyke"])."""
-    return [part for _, part in _identifying(_name_tokens(name))]
-
-
 def _roles(sources: list[list[str]]) -> dict[str, str]:
     """Identifying part -> first | middle | last; the primary name decides, other sources add what is new."""
     roles: dict[str, str] = {}
     for n, tokens in enumerate(sources):
-        parts = _identifying(tokens)
+        parts = identifying(tokens)
         ident = sorted({i for i, _ in parts})
         for i, part in parts:
             k = ident.index(i)
@@ -147,34 +83,54 @@ def _roles(sources: list[list[str]]) -> dict[str, str]:
 
 def _strict(part: str) -> bool:
     """Whether a part is replaced (and leak-checked) wherever it occurs alone, not only inside a name."""
-    return len(part) >= 3 and part not in PROTECTED_WORDS
+    return len(part) >= 3 and part not in PROTECTED_WORDS and not part.isdigit()
 
 
 def _phrases(sources: list[list[str]], roles: dict[str, str]) -> set[tuple[str, ...]]:
-    """The multi-token names that place the parts not replaced alone (short or protected ones): every run of
-    two or more consecutive tokens of a source, and first + last name, holding such a part."""
+    """The multi-token names (as folded parts) that place the parts not replaced alone (short or protected
+    ones): every run of two or more consecutive tokens of a source, and first + last name, holding such a part."""
     loose = {part for part in roles if not _strict(part)}
     phrases: set[tuple[str, ...]] = set()
     for tokens in sources:
-        parts = _identifying(tokens)
+        parts = identifying(tokens)
         at = sorted({i for i, part in parts if part in loose})
         for i in range(len(tokens)):
             for j in range(i + 2, len(tokens) + 1):
                 if any(i <= k < j for k in at):
-                    phrases.add(tuple(tokens[i:j]))
+                    phrases.add(tuple(keys(" ".join(tokens[i:j]))))
         ident = sorted({i for i, _ in parts})
         if len(ident) >= 2 and {ident[0], ident[-1]} & set(at):
-            phrases.add((tokens[ident[0]], tokens[ident[-1]]))
+            phrases.add(tuple(keys(f"{tokens[ident[0]]} {tokens[ident[-1]]}")))
     return phrases
 
 
-def _phrase_matcher(sources: list[list[str]], roles: dict[str, str]) -> re.Pattern | None:
-    """A regex matching those phrases as whole words, case-insensitively, longest first (None: no phrase)."""
-    alternatives = {_SEPARATOR.join(re.escape(t) for t in phrase) for phrase in _phrases(sources, roles)}
-    if not alternatives:
-        return None
-    ordered = sorted(alternatives, key=lambda a: (-len(a), a))
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(ordered) + r")(?![^\W_])", re.IGNORECASE)
+def _index(phrases: Iterable[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    """Phrases by their first part, longest first."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(set(phrases), key=lambda p: (-len(p), p)):
+        index.setdefault(phrase[0], []).append(phrase)
+    return index
+
+
+def _phrase_hits(value: str, spans: list[regex.Match], folded: list[str],
+                 index: dict[str, list[tuple[str, ...]]]) -> Iterable[tuple[int, tuple[str, ...]]]:
+    """``(first part index, phrase)`` for every phrase found in ``value`` (parts ``spans``, folded ``folded``): its
+    parts in a row, separated only by spaces, hyphens, apostrophes, quotes, dots or underscores."""
+    i = 0
+    while i < len(folded):
+        for phrase in index.get(folded[i], ()):
+            n = len(phrase)
+            if tuple(folded[i:i + n]) == phrase and all(
+                    _GAP.fullmatch(value, spans[j].end(), spans[j + 1].start()) for j in range(i, i + n - 1)):
+                yield i, phrase
+                i += n - 1
+                break
+        i += 1
+
+
+def _glued(part: str, strict: list[str]) -> list[str]:
+    """The strict parts inside ``part`` (folded), longest first: names glued to other letters in a file name."""
+    return [name for name in strict if name in part]
 
 
 def _like(original: str, new: str) -> str:
@@ -187,8 +143,8 @@ def _like(original: str, new: str) -> str:
 
 
 def _map_parts(span: str, mapping: dict[str, str]) -> str:
-    """Replace every mapped part of ``span``, keeping separators, unmapped parts and letter case."""
-    return _PART.sub(lambda m: _like(m.group(0), mapping.get(m.group(0).lower(), m.group(0))), span)
+    """Replace every mapped part of ``span`` (compared folded), keeping separators, other parts and letter case."""
+    return PART.sub(lambda m: _like(m.group(0), mapping.get(fold(m.group(0)), m.group(0))), span)
 
 
 def _guess_female(text: str) -> bool:
@@ -214,7 +170,7 @@ class _NameDrawer:
         """Allowed one-word names of ``kind`` in ``locale`` (None: all locales), sorted."""
         if (locale, kind) not in self.pools:
             names = _faker_names(locale, kind) if locale else set().union(*(_faker_names(x, kind) for x in _LOCALES))
-            self.pools[locale, kind] = tuple(sorted(names - self.forbidden))
+            self.pools[locale, kind] = tuple(sorted(n for n in names if fold(n) not in self.forbidden))
         return self.pools[locale, kind]
 
     def part(self, rng: random.Random, locale: str | None, role: str, female: bool, taken: set[str]) -> str:
@@ -239,7 +195,7 @@ def _faker_names(locale: str, kind: str) -> frozenset[str]:
     provider = faker_for(locale).provider("faker.providers.person")
     attributes = _FAKER_LISTS[kind] if hasattr(provider, _FAKER_LISTS[kind][0]) else ("first_names",)
     names = (str(n).lower() for attr in attributes for n in getattr(provider, attr, ()))
-    return frozenset(n for n in names if _PART.fullmatch(n))
+    return frozenset(n for n in names if PART.fullmatch(n))
 
 
 def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tuple[dict, str]:
@@ -257,26 +213,34 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
         for part, role in roles.items():
             mapping[part] = drawer.part(rng, locale, role, female, set(mapping.values()))
         new_name = _map_parts(primary, mapping)
-        if new_name not in drawer.used_names:
+        if fold(new_name) not in drawer.used_names:
             break
     else:
         raise RuntimeError(f"{record.get('id')}: could not draw a unique new name")  # pragma: no cover
-    drawer.used_names.add(new_name)
-    phrase_matcher = _phrase_matcher(sources, roles)
-    strict = {part: new for part, new in mapping.items() if _strict(part)}
-
-    def replace_part(match: re.Match) -> str:
-        word = match.group(0)
-        new = strict.get(word.lower())
-        return _like(word, new) if new else word
+    drawer.used_names.add(fold(new_name))
+    phrases = _index(_phrases(sources, roles))
+    strict = {part for part in mapping if _strict(part)}
+    longest_first = sorted(strict, key=lambda part: (-len(part), part))
 
     def rewrite(value: str) -> str:
-        if phrase_matcher:
-            value = phrase_matcher.sub(lambda m: _map_parts(m.group(0), mapping), value)
-        lowered = value.lower()
-        if not any(part in lowered for part in strict):  # fast path: no part even as a substring
+        spans = list(PART.finditer(value))
+        folded = [fold(m.group(0)) for m in spans]
+        new = {i: _like(spans[i].group(0), mapping[part]) for i, part in enumerate(folded) if part in strict}
+        for start, phrase in _phrase_hits(value, spans, folded, phrases):
+            new.update({i: _like(spans[i].group(0), mapping[folded[i]])
+                        for i in range(start, start + len(phrase)) if folded[i] in mapping})
+        if _FILE_NAME.search(value):  # "jimmyconrad 2006.jpg"
+            for i, part in enumerate(folded):
+                inside = [] if i in new else _glued(part, longest_first)
+                if inside:  # one pass, longest first
+                    new[i] = regex.sub("|".join(map(regex.escape, inside)), lambda m: mapping[m.group(0)], part)
+        if not new:
             return value
-        return _PART.sub(replace_part, value)  # a run of letters/digits equal to a part is a whole-word match
+        pieces, end = [], 0
+        for i in sorted(new):
+            pieces += [value[end:spans[i].start()], new[i]]
+            end = spans[i].end()
+        return "".join(pieces) + value[end:]
 
     out = dict(record)
     out["name"] = _map_parts(record.get("name") or "", mapping)
@@ -297,12 +261,11 @@ def anonymize(records: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
     forbidden = set(PROTECTED_WORDS)
     for record in records:
         for tokens in name_sources(record):
-            for tok in tokens:
-                forbidden.update(_PART.findall(tok))
+            forbidden.update(keys(" ".join(tokens)))
     drawer = _NameDrawer(forbidden=forbidden)
     rng = random.Random(f"anonymize:{seed}")
     out, audit = [], []
-    for record in tqdm(records, desc="anonymize", unit="rec", disable=None, mininterval=2):
+    for record in progress(records, desc="anonymize", unit="rec"):
         new_record, new_name = _anonymize_one(record, drawer, rng)
         out.append(new_record)
         audit.append({"id": record["id"], "original": record.get("name") or "", "new": new_name})
@@ -313,18 +276,17 @@ def _leaks(original: dict, anonymized: dict) -> list[str]:
     """The strict parts, and the multi-token names made only of loose parts, of ``original`` in ``anonymized``."""
     sources = name_sources(original)
     strict = {part for part in _roles(sources) if _strict(part)}
-    loose_names = []
-    for tokens in sources:
-        parts = _PART.findall(" ".join(tokens))
-        if len(tokens) >= 2 and not strict.intersection(parts):
-            loose_names.append(" ".join(parts))
+    loose_names = _index(tuple(keys(" ".join(tokens))) for tokens in sources
+                         if len(tokens) >= 2 and not strict.intersection(keys(" ".join(tokens))))
+    longest_first = sorted(strict, key=lambda part: (-len(part), part))
     found: set[str] = set()
     for value in _fields(anonymized):
-        words = _PART.findall(value.lower())
-        found.update(strict.intersection(words))
-        if loose_names:
-            joined = f" {' '.join(words)} "
-            found.update(name for name in loose_names if f" {name} " in joined)
+        spans = list(PART.finditer(value))
+        folded = [fold(m.group(0)) for m in spans]
+        found.update(strict.intersection(folded))
+        if _FILE_NAME.search(value):
+            found.update(name for part in folded for name in _glued(part, longest_first))
+        found.update(" ".join(phrase) for _, phrase in _phrase_hits(value, spans, folded, loose_names))
     return sorted(found)
 
 
@@ -334,22 +296,28 @@ def _fields(record: dict) -> Iterable[str]:
     yield from (str(v) for v in (record.get("infobox") or {}).values())
 
 
-def check_leaks(originals: list[dict], anonymized: list[dict]) -> None:
-    """Raise :class:`LeakError` naming the ids and tokens if any original name survives anonymization.
+def find_leaks(originals: list[dict], anonymized: list[dict]) -> dict[str, list[str]]:
+    """Record id -> the original name tokens still found in its anonymized record (only records with leaks).
 
     A leak is an identifying part of three letters or more that is not a protected word, or a whole
-    multi-token source name, found (case-insensitively, as whole words) in the anonymized record's name, text
-    or infobox values. Records are paired by id; both lists must hold the same ids.
+    multi-token source name made of the other parts, found (folded, part by part) in the anonymized record's
+    name, text or infobox values. Records are paired by id; both lists must hold the same ids.
     """
     by_id = {r["id"]: r for r in anonymized}
     missing = [r["id"] for r in originals if r["id"] not in by_id]
     if missing or len(by_id) != len(originals):
         raise ValueError(f"check_leaks: originals and anonymized records differ (missing ids: {missing[:5]})")
-    leaks = []
-    for original in tqdm(originals, desc="check leaks", unit="rec", disable=None, mininterval=2):
+    leaks = {}
+    for original in progress(originals, desc="check leaks", unit="rec"):
         found = _leaks(original, by_id[original["id"]])
         if found:
-            leaks.append(f"{original['id']}: {found}")
+            leaks[original["id"]] = found
+    return leaks
+
+
+def check_leaks(originals: list[dict], anonymized: list[dict]) -> None:
+    """Raise :class:`LeakError` naming the ids and tokens if any original name survives (:func:`find_leaks`)."""
+    leaks = [f"{rid}: {found}" for rid, found in find_leaks(originals, anonymized).items()]
     if leaks:
         shown = "; ".join(leaks[:20]) + (f"; ... ({len(leaks) - 20} more)" if len(leaks) > 20 else "")
         raise LeakError(f"{len(leaks)} anonymized record(s) still contain original name tokens: {shown}")

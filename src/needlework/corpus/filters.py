@@ -5,14 +5,15 @@
 - ``empty_text``: no text, or only whitespace.
 - ``no_name``: the name has no identifying part (empty, or only initials and titles such as "sir j.").
 - ``non_person``: see :func:`is_non_person` (bands and other groups, which wiki_bio holds a few of).
-- ``name_not_in_text``: no identifying part of the name occurs in the text as a whole word. Such a needle could
+- ``name_not_in_text``: no identifying part of the name occurs in the text (compared folded, part by part:
+  :mod:`needlework.corpus.names`). Such a needle could
   not be found by the question "extract information about <name>", and its anonymization could not be checked.
 """
 from __future__ import annotations
 
 import re
 
-from needlework.corpus.anonymize import identifying_parts
+from needlework.corpus import names
 
 REASONS: tuple[str, ...] = ("empty_text", "no_name", "non_person", "name_not_in_text")
 
@@ -26,7 +27,6 @@ PERSON_KEYS = frozenset({
     "parents", "relatives", "alma_mater", "education", "height", "weight", "position", "office", "party", "sport",
     "clubs", "currentclub", "team", "caps", "term_start", "employer", "known_for", "citizenship", "residence",
 })
-_PART = re.compile(r"[^\W_]+")
 _FIRST_SENTENCE_END = re.compile(r"\s\.(?:\s|$)|(?<=[a-z)])\.\s+(?=[A-Z])")
 # "( born 1950 )", "( died 1950 )", "( 2 march 1901 -- 1980 )", "( c. 1890 - 1950 )"
 _LIFE_DATES = re.compile(r"\([^)]*(?:\b(?:born|died|b\.|d\.)|\d{3,4}\s*(?:--|-|–))", re.IGNORECASE)
@@ -79,12 +79,12 @@ def drop_reason(record: dict) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return "empty_text"
     name = record.get("name")
-    parts = identifying_parts(name) if isinstance(name, str) else []
+    parts = names.identifying_parts(name) if isinstance(name, str) else []
     if not parts:
         return "no_name"
     if is_non_person(record):
         return "non_person"
-    words = set(_PART.findall(text.lower()))
+    words = set(names.keys(text))
     if not any(part in words for part in parts):
         return "name_not_in_text"
     return None

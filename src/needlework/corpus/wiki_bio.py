@@ -10,7 +10,7 @@ A row is ``{"input_text": {"table": {"column_header": [...], "row_number": [...]
 - The infobox maps each column header to its content (first occurrence of a header wins); empty values and
   ``<none>`` are dropped.
 - The name is the infobox ``name``, else ``article_title``, else the first line of ``context`` ("" if none:
-  the filters then drop the record as ``no_name``).
+  the filters then drop the record as ``no_name``), without quote marks around it.
 
 ``row_number`` is not used and may be absent; every other field must be there with the right type, else
 :class:`~needlework.io.InputError` names ``file:line`` and the field.
@@ -70,6 +70,7 @@ def parse_row(row: dict, where: str, record_id: str) -> dict:
             infobox[key] = value
     context_name = clean(context.strip().split("\n")[0]) if context.strip() else ""
     name = infobox.get("name") or infobox.get("article_title") or context_name
+    name = name.strip(" \"'`")  # '" ` juan martín de pueyrredón " \'': wiki_bio's quote marks around a name
     return {"id": record_id, "name": name, "text": clean(target), "infobox": infobox}
 
 
@@ -89,9 +90,10 @@ def _hub_rows(hub_id: str, split: str, limit: int | None) -> Iterable[dict]:
         ) from None
 
 
-def load(path: str | None, split: str = "train", limit: int | None = None,
-         hub_id: str = "wiki_bio") -> Iterator[dict]:
-    """Yield corpus records from a local wiki_bio JSONL/Parquet file, or from the hub when ``path`` is None.
+def rows(path: str | None, split: str = "train", limit: int | None = None,
+         hub_id: str = "wiki_bio") -> Iterator[tuple[str, dict]]:
+    """Yield ``(where, record)`` from a local wiki_bio JSONL/Parquet file (``where``: "file:line"), or from the
+    hub when ``path`` is None ("hub_id[split] row n").
 
     ``limit`` stops after that many rows; ids are ``wiki_bio-<split>-<row>`` with the 0-based row.
     """
@@ -103,4 +105,11 @@ def load(path: str | None, split: str = "train", limit: int | None = None,
     else:
         numbered = ((f"{Path(path)}:{line}", row) for line, row in read_records(path))
     for row_index, (where, row) in enumerate(itertools.islice(numbered, limit)):
-        yield parse_row(row, where, f"wiki_bio-{split}-{row_index}")
+        yield where, parse_row(row, where, f"wiki_bio-{split}-{row_index}")
+
+
+def load(path: str | None, split: str = "train", limit: int | None = None,
+         hub_id: str = "wiki_bio") -> Iterator[dict]:
+    """The records of :func:`rows`, without where they come from."""
+    for _, record in rows(path, split, limit, hub_id):
+        yield record

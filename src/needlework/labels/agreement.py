@@ -1,7 +1,7 @@
 """How often two labelers (e.g. the infobox parser and an LLM) give the same label, field by field.
 
-Only needles that both labelers labeled without error count (``n``). Nationalities are compared
-case-insensitively (surrounding spaces ignored), everything else exactly. Rows of :func:`agreement_table`:
+Only needles that both labelers labeled without error count (``n``). Nationalities are compared as canonical
+demonyms (:func:`needlework.labels.nationality.canonical`: "usa" and "American" agree), everything else exactly. Rows of :func:`agreement_table`:
 one per leaf field (``level`` "leaf", the nine of :data:`LEAF_FIELDS`), one per top-level field (``level``
 "field": a date agrees only when day, month and year all agree), and one for the whole label (``level``
 "label", field "label": all nine leaves agree). With no needle in common, ``agreement`` is NaN.
@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from needlework.io import InputError, atomic_open
+from needlework.labels.nationality import canonical
 from needlework.labels.schema import LEAF_FIELDS, Label, flatten
 
 TOP_FIELDS: tuple[str, ...] = tuple(Label.model_fields)
@@ -44,8 +45,8 @@ def _labels_by_id(rows: list[dict[str, Any]], name: str) -> dict[str, dict[str, 
 
 
 def _key(field: str, value: Any) -> Any:
-    """What two values are compared by: nationality without case, anything else as is."""
-    return value.strip().lower() if field == "nationality" and isinstance(value, str) else value
+    """What two values are compared by: nationality as its canonical demonym, anything else as is."""
+    return canonical(value) if field == "nationality" else value
 
 
 def _common(labels_a: list[dict], labels_b: list[dict], name_a: str, name_b: str) -> list[tuple[str, dict, dict]]:

@@ -31,12 +31,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tqdm import tqdm
 
 from needlework.io import InputError
 from needlework.labels import nationality as nat
 from needlework.labels.dates import parse_date
 from needlework.labels.schema import Date, Label
+from needlework.progress import progress
 
 # --- sportsperson -----------------------------------------------------------------------------------------
 SPORT_KEYS = frozenset(
@@ -214,23 +214,29 @@ def demonym_from_clause(clause: list[str]) -> str | None:
 
 def nationality(fields: dict[str, list[str]], clause: list[str]) -> str:
     """The nationality by the precedence in the module docstring; "unknown" if no source names one."""
+    return nationality_with_source(fields, clause)[0]
+
+
+def nationality_with_source(fields: dict[str, list[str]], clause: list[str]) -> tuple[str, str | None]:
+    """:func:`nationality` and the raw text it was read from (an infobox value or the first sentence's words);
+    None for "unknown"."""
     for key in ("nationality", "citizenship"):
         for value in fields.get(key, []):
             found = nat.from_nationality(value)
             if found:
-                return found
+                return found, value
     found = demonym_from_clause(clause)
     if found:
-        return found
+        return found, " ".join(clause[:_DEMONYM_WINDOW + 1])
     for value in fields.get("country", []):
         found = nat.from_nationality(value)
         if found:
-            return found
+            return found, value
     for value in fields.get("birthplace", []):
         found = nat.from_place(value)
         if found:
-            return found
-    return "unknown"
+            return found, value
+    return nat.UNKNOWN, None
 
 
 def _occupation_text(fields: dict[str, list[str]], clause: list[str]) -> str:
@@ -265,6 +271,11 @@ def is_politician(fields: dict[str, list[str]], occupation: str) -> bool:
 
 def label_from_infobox(infobox: dict[str, str], text: str = "") -> Label:
     """The Label of one biography from its infobox, with its text's first sentence as a fallback source."""
+    return label_and_source(infobox, text)[0]
+
+
+def label_and_source(infobox: dict[str, str], text: str = "") -> tuple[Label, str | None]:
+    """:func:`label_from_infobox` and the raw text its nationality was read from (None when "unknown")."""
     fields = _fields(infobox)
     paren, clause = lead(text)
     birth = parse_date(" ".join(fields.get("birthdate", [])[:1]))
@@ -274,24 +285,26 @@ def label_from_infobox(infobox: dict[str, str], text: str = "") -> Label:
         birth = birth if birth != Date() else lead_birth
         death = death if death != Date() else lead_death
     occupation = _occupation_text(fields, clause)
+    demonym, source = nationality_with_source(fields, clause)
     return Label(
-        nationality=nationality(fields, clause),
+        nationality=demonym,
         date_of_birth=birth,
         date_of_death=death,
         sportsperson=is_sportsperson(fields, occupation),
         politician=is_politician(fields, occupation),
-    )
+    ), source
 
 
 def label_needles(needles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Label corpus records ``{"id", "text", "infobox"}``; rows ``{"id", "label", "error"}`` sorted by id.
+    """Label corpus records ``{"id", "text", "infobox"}``; rows ``{"id", "label", "nationality_raw", "error"}``
+    sorted by id (``nationality_raw``: the infobox value or first-sentence words the nationality was read from).
 
     A record without an infobox (absent, null or empty) gets ``label`` None and ``error`` "no infobox" (the
     caller counts those). Raises InputError for a record without a string id, a repeated id, or an infobox
     that is not an object.
     """
     rows: dict[str, dict[str, Any]] = {}
-    for index, needle in enumerate(tqdm(needles, desc="infobox labels", disable=None)):
+    for index, needle in enumerate(progress(needles, desc="infobox labels", unit="needle")):
         needle_id = needle.get("id")
         if not isinstance(needle_id, str):
             raise InputError(f"needle #{index}: missing or non-string 'id'")
@@ -301,8 +314,8 @@ def label_needles(needles: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if infobox is not None and not isinstance(infobox, dict):
             raise InputError(f"needle #{index} ({needle_id!r}): 'infobox' is {type(infobox).__name__}, not an object")
         if not infobox:
-            rows[needle_id] = {"id": needle_id, "label": None, "error": "no infobox"}
+            rows[needle_id] = {"id": needle_id, "label": None, "nationality_raw": None, "error": "no infobox"}
             continue
-        label = label_from_infobox(infobox, needle.get("text") or "")
-        rows[needle_id] = {"id": needle_id, "label": label.model_dump(), "error": None}
+        label, source = label_and_source(infobox, needle.get("text") or "")
+        rows[needle_id] = {"id": needle_id, "label": label.model_dump(), "nationality_raw": source, "error": None}
     return [rows[needle_id] for needle_id in sorted(rows)]

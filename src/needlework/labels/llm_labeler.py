@@ -13,6 +13,7 @@ from typing import Any
 
 from needlework.evaluate.parse import parse_answer
 from needlework.io import InputError
+from needlework.labels.nationality import canonical_label
 from needlework.labels.schema import FIELD_INSTRUCTIONS, Label, json_schema
 from needlework.llm import client_from_config, strict_json_schema
 
@@ -36,10 +37,17 @@ def build_messages(name: str, text: str) -> list[dict[str, str]]:
 
 
 def parse_label(content: str) -> dict[str, Any]:
-    """The label in an answer, as a plain dict with a lowercase nationality; raises ValueError if invalid.
+    """The label in an answer, as a plain dict with a canonical nationality; raises ValueError if invalid.
 
-    All five fields must be present; unknown extra keys are ignored; a null nationality means "unknown".
+    All five fields must be present; unknown extra keys are ignored; the nationality is mapped to the one
+    demonym vocabulary ("usa", "U.S.", "United States" -> "american"; null or "" -> "unknown"; see
+    :func:`needlework.labels.nationality.canonical`).
     """
+    return _parse(content)[0]
+
+
+def _parse(content: str) -> tuple[dict[str, Any], str | None]:
+    """:func:`parse_label` and the nationality string exactly as the model answered it (None if not a string)."""
     answer = parse_answer(content)
     if answer is None:
         raise ValueError("no JSON object in the answer")
@@ -47,9 +55,11 @@ def parse_label(content: str) -> dict[str, Any]:
     if missing:
         raise ValueError(f"the answer lacks {', '.join(missing)}")
     fields = {field: answer[field] for field in LABEL_FIELDS}
-    nationality = fields["nationality"]
-    fields["nationality"] = (nationality.strip().lower() if isinstance(nationality, str) else nationality) or "unknown"
-    return Label.model_validate(fields).model_dump()
+    if fields["nationality"] is None or isinstance(fields["nationality"], str):
+        fields, raw = canonical_label(fields)
+    else:
+        raw = None  # not a string: the Label validation below rejects it
+    return Label.model_validate(fields).model_dump(), raw
 
 
 def label_with_llm(
@@ -57,7 +67,8 @@ def label_with_llm(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Label each needle ``{"id", "name", "text"}``; return rows sorted by id and the client's stats.
 
-    A row is ``{"id", "label": dict | None, "error": str | None, "input_tokens", "output_tokens"}``; a needle
+    A row is ``{"id", "label": dict | None, "nationality_raw": str | None, "error": str | None, "input_tokens",
+    "output_tokens"}`` (``nationality_raw``: the model's own spelling, before canonicalisation); a needle
     whose requests all failed gets ``label`` None and the reason in ``error``. Raises InputError for a needle
     without id/name/text or a repeated id, MissingApiKeyError if the configured key variable is unset, and
     EndpointUnreachableError if no request could connect at all.
@@ -81,9 +92,11 @@ def label_with_llm(
     requests = [(needle_id, build_messages(n["name"], n["text"])) for needle_id, n in sorted(by_id.items())]
     rows: dict[str, dict[str, Any]] = {}
     for result in client.run(requests, desc="label needles"):
+        label, raw = _parse(result.content) if result.error is None else (None, None)
         rows[result.key] = {
             "id": result.key,
-            "label": parse_label(result.content) if result.error is None else None,
+            "label": label,
+            "nationality_raw": raw,
             "error": result.error,
             "input_tokens": result.prompt_tokens,
             "output_tokens": result.completion_tokens,

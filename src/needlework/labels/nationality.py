@@ -3,314 +3,24 @@
 The tables cover every sovereign state, the UK's constituent countries (england -> "english", not
 "british"), common short forms (u.s., usa, uk, ussr, ...), a few territories and historical states
 (soviet, yugoslav, prussian, ottoman, ...), and, for birth places only, US states, Canadian provinces,
-Australian states and the capitals and large cities of many countries. Each line of a table reads
-``canonical demonym: name; name; ...`` and the canonical demonym always names itself.
+Australian states and the capitals and large cities of many countries. The tables are package data files
+(``labels/data/countries.txt``, ``labels/data/places.txt``); each line reads ``canonical demonym: name; name;
+...`` and the canonical demonym always names itself.
 
 Lookups normalise their input: accents stripped, lowercased, dots removed ("u.s." -> "us"), a leading
 "the" and state prefixes ("republic of", "kingdom of", ...) and suffixes ("empire", "ssr") dropped.
+
+:func:`canonical` is the one vocabulary every labeler and the scorer use: "usa", "U.S.", "united states",
+"American" all become "american"; "uk", "Britain" become "british" ("english" stays "english").
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-
-_COUNTRIES = """
-afghan: afghanistan
-albanian: albania
-algerian: algeria
-andorran: andorra
-angolan: angola
-antiguan: antigua and barbuda; antigua; barbudan
-argentine: argentina; argentinian; argentinean
-armenian: armenia
-australian: australia; aussie
-austrian: austria
-azerbaijani: azerbaijan; azeri
-bahamian: bahamas
-bahraini: bahrain
-bangladeshi: bangladesh
-barbadian: barbados; bajan
-belarusian: belarus; belarussian; byelorussian; byelorussia; belorussian
-belgian: belgium
-belizean: belize
-beninese: benin; dahomey
-bhutanese: bhutan
-bolivian: bolivia
-bosnian: bosnia and herzegovina; bosnia; bosnia-herzegovina; herzegovinian
-botswanan: botswana; motswana; batswana
-brazilian: brazil
-bruneian: brunei; brunei darussalam
-bulgarian: bulgaria
-burkinabe: burkina faso; burkinese; upper volta
-burundian: burundi
-cambodian: cambodia; kampuchea; khmer
-cameroonian: cameroon
-canadian: canada
-cape verdean: cape verde; cabo verde
-central african: central african republic
-chadian: chad
-chilean: chile
-chinese: china; people's republic of china; peoples republic of china; prc; pr china
-colombian: colombia
-comorian: comoros
-congolese: congo; democratic republic of the congo; dr congo; drc; congo-kinshasa; congo-brazzaville; zaire; zairean
-costa rican: costa rica
-croatian: croatia; croat
-cuban: cuba
-cypriot: cyprus
-czech: czech republic; czechia; bohemia; bohemian; moravia; moravian
-danish: denmark; dane
-djiboutian: djibouti
-dominican: dominica; dominican republic
-dutch: netherlands; holland; netherlander; the netherlands
-east timorese: east timor; timor-leste; timor leste; timorese
-ecuadorian: ecuador; ecuadorean
-egyptian: egypt
-salvadoran: el salvador; salvadorean
-emirati: united arab emirates; uae; emirian
-equatorial guinean: equatorial guinea; equatoguinean
-eritrean: eritrea
-estonian: estonia
-swazi: eswatini; swaziland
-ethiopian: ethiopia; abyssinia; abyssinian
-fijian: fiji
-finnish: finland; finn
-french: france
-gabonese: gabon
-gambian: gambia; the gambia
-georgian: georgia
-german: germany; federal republic of germany; german empire; weimar republic; nazi germany; deutschland
-ghanaian: ghana; gold coast
-greek: greece; hellenic
-grenadian: grenada
-guatemalan: guatemala
-guinean: guinea
-bissau-guinean: guinea-bissau; guinea bissau
-guyanese: guyana; british guiana
-haitian: haiti
-honduran: honduras
-hungarian: hungary; magyar
-icelandic: iceland; icelander
-indian: india; british india; british raj
-indonesian: indonesia; dutch east indies
-iranian: iran; islamic republic of iran
-iraqi: iraq
-irish: ireland; republic of ireland; eire; irish free state
-israeli: israel
-italian: italy
-ivorian: ivory coast; cote d'ivoire; cote divoire
-jamaican: jamaica
-japanese: japan
-jordanian: jordan
-kazakh: kazakhstan; kazakhstani; kazak
-kenyan: kenya
-i-kiribati: kiribati
-kosovar: kosovo; kosovan
-kuwaiti: kuwait
-kyrgyz: kyrgyzstan; kyrgyzstani; kirghiz; kirgiz
-lao: laos; laotian
-latvian: latvia; lett
-lebanese: lebanon
-basotho: lesotho; mosotho
-liberian: liberia
-libyan: libya
-liechtensteiner: liechtenstein
-lithuanian: lithuania
-luxembourgish: luxembourg; luxembourger
-malagasy: madagascar
-malawian: malawi; nyasaland
-malaysian: malaysia; malaya; malayan
-maldivian: maldives
-malian: mali
-maltese: malta
-marshallese: marshall islands
-mauritanian: mauritania
-mauritian: mauritius
-mexican: mexico
-micronesian: micronesia; federated states of micronesia
-moldovan: moldova; moldavia; moldavian
-monegasque: monaco; monacan
-mongolian: mongolia
-montenegrin: montenegro
-moroccan: morocco
-mozambican: mozambique
-burmese: myanmar; burma; myanma
-namibian: namibia; south west africa
-nauruan: nauru
-nepalese: nepal; nepali
-new zealander: new zealand; nz; kiwi
-nicaraguan: nicaragua
-nigerien: niger
-nigerian: nigeria
-north korean: north korea; democratic people's republic of korea; dprk
-macedonian: north macedonia; macedonia; fyrom; republic of macedonia
-norwegian: norway
-omani: oman
-pakistani: pakistan
-palauan: palau
-palestinian: palestine; state of palestine; palestinian territories
-panamanian: panama
-papua new guinean: papua new guinea; png
-paraguayan: paraguay
-peruvian: peru
-filipino: philippines; the philippines; philippine; filipina
-polish: poland; pole
-portuguese: portugal
-qatari: qatar
-romanian: romania; rumania; rumanian
-russian: russia; russian federation
-rwandan: rwanda
-kittitian: saint kitts and nevis; st kitts and nevis; saint kitts; st kitts; nevisian
-saint lucian: saint lucia; st lucia
-vincentian: saint vincent and the grenadines; st vincent and the grenadines; saint vincent; st vincent
-samoan: samoa; western samoa
-sammarinese: san marino
-sao tomean: sao tome and principe; sao tome
-saudi: saudi arabia; saudi arabian
-senegalese: senegal
-serbian: serbia; serb
-seychellois: seychelles
-sierra leonean: sierra leone
-singaporean: singapore
-slovak: slovakia; slovakian
-slovenian: slovenia; slovene
-solomon islander: solomon islands
-somali: somalia; somalian
-south african: south africa; union of south africa
-south korean: south korea; republic of korea; rok
-korean: korea
-south sudanese: south sudan
-spanish: spain; spaniard
-sri lankan: sri lanka; ceylon; ceylonese
-sudanese: sudan
-surinamese: suriname; surinam
-swedish: sweden; swede
-swiss: switzerland; swiss confederation
-syrian: syria
-taiwanese: taiwan; formosa
-tajik: tajikistan; tajikistani
-tanzanian: tanzania; tanganyika; zanzibar
-thai: thailand; siam; siamese
-togolese: togo
-tongan: tonga
-trinidadian: trinidad and tobago; trinidad; tobagonian; trinidad & tobago
-tunisian: tunisia
-turkish: turkey; turkiye; turk
-turkmen: turkmenistan; turkmenistani
-tuvaluan: tuvalu
-ugandan: uganda
-ukrainian: ukraine; the ukraine
-british: united kingdom; uk; great britain; britain; united kingdom of great britain and northern ireland; gb; briton
-american: united states; united states of america; usa; us; america
-uruguayan: uruguay
-uzbek: uzbekistan; uzbekistani
-ni-vanuatu: vanuatu; vanuatuan
-vatican: vatican city; holy see
-venezuelan: venezuela
-vietnamese: vietnam; viet nam; south vietnam; north vietnam
-yemeni: yemen
-zambian: zambia; northern rhodesia
-zimbabwean: zimbabwe
-english: england
-scottish: scotland; scots; scot
-welsh: wales
-northern irish: northern ireland
-puerto rican: puerto rico
-hongkonger: hong kong; hong konger
-macanese: macau; macao
-greenlandic: greenland; greenlander
-faroese: faroe islands; faroes
-bermudian: bermuda
-gibraltarian: gibraltar
-manx: isle of man
-catalan: catalonia
-basque: basque country
-kurdish: kurdistan; kurd
-tibetan: tibet
-soviet: soviet union; ussr; union of soviet socialist republics
-yugoslav: yugoslavia; yugoslavian; sfr yugoslavia; kingdom of yugoslavia
-czechoslovak: czechoslovakia; czechoslovakian
-east german: east germany; gdr; german democratic republic
-west german: west germany; frg
-prussian: prussia
-ottoman: ottoman empire
-austro-hungarian: austria-hungary; austro-hungarian empire
-persian: persia
-rhodesian: rhodesia; southern rhodesia
-"""
-
-# Places that only appear inside birth places: subnational units and large cities.
-_PLACES = """
-american: alabama; alaska; arizona; arkansas; california; colorado; connecticut; delaware; florida; hawaii; idaho; \
-illinois; indiana; iowa; kansas; kentucky; louisiana; maine; maryland; massachusetts; michigan; minnesota; \
-mississippi; missouri; montana; nebraska; nevada; new hampshire; new jersey; new mexico; new york; north carolina; \
-north dakota; ohio; oklahoma; oregon; pennsylvania; rhode island; south carolina; south dakota; tennessee; texas; \
-utah; vermont; virginia; washington; west virginia; wisconsin; wyoming; district of columbia; dc; washington dc; \
-calif; mass; penn; tex; ill; mich; wis; minn; conn; okla; ala; fla; new york city; nyc; los angeles; chicago; \
-houston; philadelphia; boston; san francisco; detroit; brooklyn; manhattan; the bronx; bronx; queens; seattle; \
-baltimore; cleveland; pittsburgh; st louis; saint louis; atlanta; miami; new orleans; cincinnati; milwaukee; \
-minneapolis; denver; dallas; honolulu; san diego; phoenix; portland; buffalo; nashville; memphis
-canadian: ontario; quebec; british columbia; alberta; manitoba; saskatchewan; nova scotia; new brunswick; \
-newfoundland; newfoundland and labrador; prince edward island; yukon; northwest territories; nunavut; toronto; \
-montreal; vancouver; ottawa; winnipeg; calgary; edmonton; halifax; quebec city
-australian: new south wales; queensland; south australia; tasmania; western australia; northern territory; \
-australian capital territory; sydney; melbourne; brisbane; adelaide; canberra; hobart; darwin
-english: london; manchester; liverpool; birmingham; leeds; sheffield; bristol; newcastle upon tyne; nottingham; \
-leicester; oxford; cambridge; yorkshire; west yorkshire; south yorkshire; north yorkshire; east yorkshire; \
-lancashire; greater manchester; merseyside; west midlands; tyne and wear; middlesex; hampshire; kent; surrey; \
-essex; sussex; east sussex; west sussex; devon; cornwall; somerset; dorset; norfolk; suffolk; cheshire; \
-lincolnshire; derbyshire; staffordshire; county durham; northumberland; cumbria
-scottish: edinburgh; glasgow; aberdeen; dundee
-welsh: cardiff; swansea
-northern irish: belfast; county antrim; county down
-irish: dublin; cork; limerick; galway
-swedish: stockholm; gothenburg; goteborg; malmo; uppsala
-norwegian: oslo; bergen; trondheim; stavanger
-danish: copenhagen; aarhus
-finnish: helsinki; tampere; turku
-icelandic: reykjavik
-german: berlin; hamburg; munich; cologne; frankfurt; stuttgart; dusseldorf; leipzig; dresden; bavaria; saxony
-french: paris; marseille; lyon; toulouse; nice; bordeaux; lille; strasbourg
-dutch: amsterdam; rotterdam; the hague; utrecht
-belgian: brussels; antwerp; ghent; liege
-swiss: zurich; geneva; bern; basel; lausanne
-austrian: vienna; graz; salzburg; innsbruck; linz
-italian: rome; milan; naples; turin; florence; venice; genoa; bologna; palermo; sicily; sardinia
-spanish: madrid; barcelona; seville; valencia; bilbao; zaragoza; malaga
-portuguese: lisbon; porto; oporto
-greek: athens; thessaloniki
-polish: warsaw; krakow; cracow; lodz; wroclaw; poznan; gdansk
-czech: prague; brno
-slovak: bratislava
-hungarian: budapest
-romanian: bucharest
-bulgarian: sofia
-serbian: belgrade
-croatian: zagreb; split
-slovenian: ljubljana
-russian: moscow; saint petersburg; st petersburg; leningrad; petrograd
-ukrainian: kiev; kyiv; kharkiv; kharkov; odessa; lviv
-georgian: tbilisi; kutaisi; batumi
-turkish: istanbul; ankara; izmir; constantinople
-israeli: tel aviv; haifa
-egyptian: cairo; alexandria
-indian: new delhi; delhi; mumbai; bombay; kolkata; calcutta; chennai; madras; bangalore; bengaluru; hyderabad
-pakistani: karachi; lahore; islamabad
-japanese: tokyo; osaka; kyoto; yokohama; nagoya
-chinese: beijing; peking; shanghai; guangzhou; canton
-south korean: seoul; busan
-brazilian: sao paulo; rio de janeiro; brasilia; belo horizonte; porto alegre; salvador; recife
-argentine: buenos aires; rosario
-mexican: mexico city; guadalajara; monterrey
-chilean: santiago
-peruvian: lima
-colombian: bogota; medellin
-south african: johannesburg; cape town; durban; pretoria
-nigerian: lagos; abuja
-kenyan: nairobi
-ghanaian: accra
-new zealander: auckland; wellington; christchurch
-"""
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
 
 # Places whose name is both a US state and a country: a US reading unless another component is the country's.
 _AMBIGUOUS_PLACES: dict[str, tuple[str, str]] = {"georgia": ("american", "georgian")}
@@ -349,17 +59,24 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _parse_table(table: str) -> dict[str, str]:
+def _read_table(file_name: str) -> dict[str, str]:
+    """Normalised name -> demonym, from a package data table (``#`` comment lines and blank lines skipped)."""
     out: dict[str, str] = {}
-    for line in table.replace("\\\n", "").strip().splitlines():
+    text = resources.files("needlework.labels").joinpath("data", file_name).read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
         demonym, names = line.split(":", 1)
         for name in (demonym, *names.split(";")):
             out[normalize(name)] = demonym.strip()
     return out
 
 
-COUNTRY_DEMONYMS: dict[str, str] = _parse_table(_COUNTRIES)
-PLACE_DEMONYMS: dict[str, str] = {**_parse_table(_PLACES), **{k: v[0] for k, v in _AMBIGUOUS_PLACES.items()}}
+COUNTRY_DEMONYMS: dict[str, str] = _read_table("countries.txt")
+PLACE_DEMONYMS: dict[str, str] = {**_read_table("places.txt"), **{k: v[0] for k, v in _AMBIGUOUS_PLACES.items()}}
+DEMONYMS: frozenset[str] = frozenset(COUNTRY_DEMONYMS.values())
+"""The canonical vocabulary: every demonym a lookup can return."""
+UNKNOWN = "unknown"
 
 
 def _variants(name: str) -> list[str]:
@@ -469,3 +186,44 @@ def from_place(value: str) -> str | None:
             if hit:
                 return hit
     return None
+
+
+def canonical(value: object) -> str:
+    """One nationality string in the canonical vocabulary, for labels and for scoring.
+
+    A demonym, country name or short form in any case, with or without accents or dots ("USA", "u.s.",
+    "United States", "American", "Brazil") -> its canonical demonym ("american", "brazilian"); a value naming
+    several ("american , canadian") -> the first. None (or any non-string), "", "unknown" (any case), "n/a" or
+    "none" -> "unknown". Anything else is kept, stripped and case-folded (so two identical unrecognised strings
+    still match): :func:`is_recognised` tells them apart.
+    """
+    return _canonical_text(value) if isinstance(value, str) else UNKNOWN
+
+
+@lru_cache(maxsize=65536)
+def _canonical_text(value: str) -> str:
+    text = " ".join(value.split()).casefold()
+    if normalize(text) in _UNKNOWN_WORDS:
+        return UNKNOWN
+    return lookup(text) or from_nationality(text) or text
+
+
+_UNKNOWN_WORDS = frozenset({"", "unknown", "na", "n/a", "none", "null", "not stated", "not given", "unspecified"})
+
+
+def is_recognised(value: str) -> bool:
+    """Whether a canonical nationality is in the vocabulary (a demonym or "unknown")."""
+    return value == UNKNOWN or value in DEMONYMS
+
+
+def canonical_label(label: dict) -> tuple[dict, str | None]:
+    """A label dict with its nationality made :func:`canonical`, and the raw nationality string it had (None if
+    it was not a string)."""
+    raw = label.get("nationality")
+    return {**label, "nationality": canonical(raw)}, raw if isinstance(raw, str) else None
+
+
+def unrecognised(labels: Iterable[dict | None]) -> Counter[str]:
+    """Canonical nationalities outside the vocabulary among ``labels`` (None entries skipped), with counts."""
+    return Counter(label["nationality"] for label in labels
+                   if label is not None and not is_recognised(label.get("nationality")))

@@ -50,6 +50,7 @@ def cost_table(
     eval_prompts: list[list[dict[str, str]]],
     predictions_by_model: dict[str, list[dict[str, Any]]],
     fallback_tokenizer: Any,
+    scoring: str,
 ) -> pd.DataFrame:
     """One row per model config: tokens per query, prices, USD per 1000 queries and mean accuracy.
 
@@ -59,7 +60,8 @@ def cost_table(
       prediction carries a positive count (a backend that does not measure), the answers are counted instead.
     - ``usd_per_1k_queries = 1000 * (input * price_input_per_1m + output * price_output_per_1m) / 1e6``;
       missing prices are 0 (local models).
-    - ``accuracy``: mean score of the predictions (``needlework.evaluate.scoring``).
+    - ``accuracy``: mean score of the predictions by ``scoring`` (``eval.scoring``, see
+      ``needlework.evaluate.scoring``).
     """
     if not eval_prompts:
         raise InputError("cost table: no eval prompts to count")
@@ -101,7 +103,7 @@ def cost_table(
             "price_input_per_1m": price_in,
             "price_output_per_1m": price_out,
             "usd_per_1k_queries": 1000 * (input_mean * price_in + output_mean * price_out) / 1e6,
-            "accuracy": sum(score_prediction(p)["score"] for p in predictions) / len(predictions),
+            "accuracy": sum(score_prediction(p, scoring)["score"] for p in predictions) / len(predictions),
         })
     return pd.DataFrame(rows, columns=list(COST_COLUMNS))
 

@@ -46,6 +46,7 @@ def write_report(
     predictions_by_model: dict[str, list[dict[str, Any]]],
     images: dict[str, Path],
     notes: list[str],
+    scoring: str,
 ) -> Path:
     """Write ``out_dir/index.html`` atomically and return its path.
 
@@ -55,6 +56,8 @@ def write_report(
       rows, e.g. tokens_per_s, steps, rope scaling and :func:`~needlework.report.cost.training_cost`.
     - ``images``: caption -> PNG, embedded in this order (:func:`needlework.report.plots.render_all`).
     - ``notes``: free text shown at the top.
+    - ``scoring``: the ``eval.scoring`` the cells were scored with (``leaves`` | ``published``), stated in the
+      report; the failure table scores with it too.
     """
     base = _baseline_summary(baseline)
     summary = _summary_rows(cells, base, cost)
@@ -63,11 +66,12 @@ def write_report(
         "baseline": base,
         "flagged": [row["model"] for row in summary if row["flag"]],
         "notes": list(notes),
+        "scoring": scoring,
         "summary": summary,
         "figures": [{"caption": caption, "data": _png_base64(path)} for caption, path in images.items()],
         "cost": _cost_view(cost),
         "training": _flatten(training) if training else [],
-        "failures": _failure_rows(predictions_by_model),
+        "failures": _failure_rows(predictions_by_model, scoring),
         "failure_models": list(predictions_by_model),
     }
     html = _template().render(**context)
@@ -138,7 +142,7 @@ def _cost_view(cost: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _failure_rows(predictions_by_model: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _failure_rows(predictions_by_model: dict[str, list[dict[str, Any]]], scoring: str) -> list[dict[str, Any]]:
     rows = []
     for model, predictions in predictions_by_model.items():
         ordered = sorted(
@@ -146,7 +150,7 @@ def _failure_rows(predictions_by_model: dict[str, list[dict[str, Any]]]) -> list
                                         str(p.get("id")))
         )
         for prediction in ordered:
-            result = score_prediction(prediction)
+            result = score_prediction(prediction, scoring)
             if result["score"] >= 1:
                 continue
             answer = prediction.get("answer")

@@ -7,25 +7,31 @@ from typing import Any
 
 from needlework import tracking
 from needlework.io import InputError, read_jsonl, write_json, write_jsonl
+from needlework.labels.nationality import unrecognised
 from needlework.stages.runtime import timer
 
 log = logging.getLogger("needlework")
 
 
-def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_stats: str) -> dict[str, Any]:
-    """Read the configured source, drop non-persons, anonymize; the name mapping goes to a separate audit file."""
+def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_dropped: str, out_stats: str) -> dict[str, Any]:
+    """Read the configured source, drop non-persons and bad records, anonymize; the name mapping goes to a
+    separate audit file, the dropped records (id, file:line, reason) to another."""
     from needlework.corpus.build import build_corpus
 
     with tracking.stage_run(cfg, "corpus", Path(out_corpus).parent.name, {"data": cfg["data"]}) as run:
         with timer() as t:
-            records, audit, stats = build_corpus(cfg["data"], cfg["seed"])
+            records, audit, dropped, stats = build_corpus(cfg["data"], cfg["seed"])
             write_jsonl(out_corpus, records)
             write_jsonl(out_audit, audit)  # original -> new names: an audit trail, never part of the corpus
+            write_jsonl(out_dropped, dropped)
         stats = {**stats, "seconds": t["seconds"]}
         write_json(out_stats, stats)
         log.info("corpus: read %s, kept %s, dropped %s", stats.get("read"), stats.get("kept"), stats.get("dropped"))
+        for row in dropped:
+            log.info("corpus: dropped %s", row)
         run.log_metrics(stats)
         run.log_artifact(out_stats)
+        run.log_artifact(out_dropped)
     return stats
 
 
@@ -62,8 +68,9 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
                 from needlework.labels.infobox import label_needles
 
                 if not any(r.get("infobox") for r in needle_records):
-                    raise InputError(f"config key labeler: the needles of {corpus_jsonl} have no infobox to parse "
-                                     "(data=jsonl); use labeler=field with data.label_field, or labeler=openai")
+                    raise InputError(f"config key labeler (or labeler.compare_with): the needles of {corpus_jsonl} "
+                                     "have no infobox to parse; label them with labeler=field (data.label_field) or "
+                                     "labeler=openai with labeler.compare_with=null")
                 rows, extra = label_needles(needle_records), {}
             elif labeler["kind"] == "field":
                 rows, extra = _field_labels(needle_records, cfg), {}
@@ -73,8 +80,12 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
                 rows, extra = label_with_llm(needle_records, labeler, Path(cache_path))
             write_jsonl(out_labels, sorted(rows, key=lambda r: r["id"]))
         failures = sum(1 for r in rows if r.get("error"))
+        odd = unrecognised(r.get("label") for r in rows)
+        if odd:
+            log.warning("labels: %d nationalities outside the demonym vocabulary, kept as written: %s",
+                        sum(odd.values()), dict(odd.most_common(10)))
         stats = {"needles": len(rows), "labeled": len(rows) - failures, "failures": failures,
-                 "seconds": t["seconds"], **extra}
+                 "nationality_unrecognised": sum(odd.values()), "seconds": t["seconds"], **extra}
         write_json(out_stats, stats)
         log.info("labels (%s): %s", labeler["kind"], stats)
         run.log_metrics(stats)
@@ -86,8 +97,9 @@ def _field_labels(needle_records: list[dict[str, Any]], cfg: dict[str, Any]) -> 
     if not cfg["data"].get("label_field"):
         raise InputError("config key data.label_field: labeler=field needs labels in the source "
                          "(set data.label_field to the field that holds them)")
-    return [{"id": r["id"], "label": r.get("label"), "error": None if r.get("label") else "no label in source"}
-            for r in needle_records]
+    from needlework.labels.field import label_from_field
+
+    return label_from_field(needle_records)
 
 
 def agreement(cfg: dict[str, Any], labels_a: str, labels_b: str, name_a: str, name_b: str,
@@ -120,8 +132,11 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     if split == "eval" and len(chosen) < cfg["context"]["needles_per_cell"]:
         raise InputError(f"config key context.needles_per_cell: only {len(chosen)} evaluation needles have labels "
                          f"({labels_jsonl}); a needle would repeat within a cell")
-    # No evaluation needle ever appears in a training haystack, nor as a distractor of the grid.
-    pool = [r for r in read_jsonl(corpus_jsonl) if r["id"] not in eval_ids]
+    # No evaluation needle (nor a copy or namesake of one) ever appears in a training haystack, nor as a
+    # distractor of the grid.
+    eval_keys = {key for r in needle_records if r["split"] == "eval" for key in haystack.same_person_keys(r)}
+    pool = [r for r in read_jsonl(corpus_jsonl)
+            if r["id"] not in eval_ids and not eval_keys.intersection(haystack.same_person_keys(r))]
     ctx, seed = cfg["context"], cfg["seed"]
     key = Path(out_dir).name
     params = {"context": ctx, "split": split, "tokenizer": tokenizer.name_or_path}

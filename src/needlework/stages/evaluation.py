@@ -70,7 +70,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
             Path(out_predictions).unlink()
             raise RuntimeError(f"{model_name}: {len(failed)} of {len(predictions)} requests failed (first: "
                                f"{failed[0]['error']}); the answers so far are cached, rerun to retry the failed ones")
-        table = cells(predictions, model_name)
+        table = cells(predictions, model_name, cfg["eval"]["scoring"])
         write_cells(table, out_cells)
         n = len(predictions)
         metrics = {
@@ -94,8 +94,9 @@ def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_js
 
     train_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "train"}
     train_labels = [r["label"] for r in read_jsonl(labels_jsonl) if r["id"] in train_ids and not r.get("error")]
-    with tracking.stage_run(cfg, "baseline", Path(out_cells).parent.name, {"train_labels": len(train_labels)}) as run:
-        table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels)
+    with tracking.stage_run(cfg, "baseline", Path(out_cells).parent.name, {"train_labels": len(train_labels),
+                                                                         "scoring": cfg["eval"]["scoring"]}) as run:
+        table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels, cfg["eval"]["scoring"])
         write_cells(table, out_cells)
         accuracy = float((table["accuracy"] * table["n"]).sum() / table["n"].sum())
         log.info("majority baseline accuracy %.3f", accuracy)

@@ -61,7 +61,7 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
     n_proc = cfg["train"].get("num_processes", 1)
     with tracking.stage_run(cfg, "train", train_dir.name, params) as run:
         if n_proc > 1:
-            result = _launch_distributed(cfg, model, train_jsonl, train_dir, n_proc, run.run_id)
+            result = _launch_distributed(cfg, model, train_jsonl, train_dir, n_proc, run.run_id, threads)
         else:
             import torch
 
@@ -86,14 +86,29 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
 
 
 def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl: str, train_dir: Path,
-                        n_proc: int, run_id: str | None) -> dict[str, Any]:
-    """Run the same training under `accelerate launch` on `n_proc` GPUs; rank 0 writes the result file."""
+                        n_proc: int, run_id: str | None, threads: int = 1) -> dict[str, Any]:
+    """Run the same training under `accelerate launch` with `n_proc` ranks (DDP: one per GPU; gloo ranks on a CPU
+    machine); rank 0 writes the result file and the adapter."""
     job = train_dir / "job.json"
     write_json(job, {"model": model, "lora": cfg["lora"], "train": cfg["train"], "train_jsonl": str(train_jsonl),
                      "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg)})
-    env = dict(os.environ, **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(n_proc),
-           "-m", "needlework.train", str(job)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n_proc)),
+               **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
+    cmd = [*accelerate_command(n_proc), "-m", "needlework.train", str(job)]
     log.info("launching: %s", " ".join(cmd))
     subprocess.run(cmd, check=True, env=env)
     return json.loads((train_dir / "result.json").read_text())
+
+
+def accelerate_command(n_proc: int) -> list[str]:
+    """`accelerate launch` with `n_proc` ranks on this machine. `--multi_gpu` also on a CPU machine: there
+    `--cpu --num_processes N` silently runs one process, while this gives N gloo ranks (STACK.md §8). Each launch
+    gets a free rendezvous port, so concurrent trainings do not collide."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(n_proc),
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", str(port)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,11 @@ import pandas as pd
 
 from needlework import tracking
 from needlework.config import model_config
-from needlework.io import atomic_path, read_jsonl
+from needlework.io import atomic_path, read_jsonl, write_json
 from needlework.paths import Paths
 
 log = logging.getLogger("needlework")
+SUMMARY = "summary.json"  # beside index.html: the metrics of the report (what a sweep compares)
 
 
 def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predictions_jsonl: list[str],
@@ -29,26 +31,68 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
     prompts = [[m for m in r["messages"] if m["role"] != "assistant"] for r in read_jsonl(grid_jsonl)]
     paths = Paths(cfg)
     own = dict(cfg["model"], path=str(paths.model_dir) if paths.builds_model else cfg["model"]["path"])
-    cost = cost_table([model_config(cfg, m) for m in models], prompts, predictions, load_tokenizer(own))
-    training = json.loads(Path(train_metrics[0]).read_text()) if train_metrics else None
+    cost = cost_table([model_config(cfg, m) for m in models], prompts, predictions, load_tokenizer(own),
+                      scoring=cfg["eval"]["scoring"])
+    training = _training(cfg, train_metrics[0]) if train_metrics else None
 
-    with tracking.stage_run(cfg, "report", cfg["name"], {"models": models}) as run:
+    report_dir = Path(out_html).parent
+    params = {"models": models, "prices": {row.model: [row.price_input_per_1m, row.price_output_per_1m]
+                                           for row in cost.itertuples()},
+              "gpu_hour_usd": cfg["train"]["gpu_hour_usd"]}
+    with tracking.stage_run(cfg, "report", report_dir.name, params) as run:
         with atomic_path(figures_dir) as tmp:
             tmp.mkdir()
             images = render_all(cells, tmp, baseline)
-            html = write_report(Path(out_html).parent, experiment=cfg["name"], cells=cells, baseline=baseline,
+            html = write_report(report_dir, experiment=cfg["name"], cells=cells, baseline=baseline,
                                 cost=cost, training=training, predictions_by_model=predictions,
-                                images=images, notes=_notes(cfg, cells, baseline))
+                                images=images, notes=_notes(cfg, cells, baseline),
+                                scoring=cfg["eval"]["scoring"])
         if Path(html) != Path(out_html):
             raise RuntimeError(f"the report was written to {html}, not to the declared output {out_html}")
-        summary = {f"{row.model}.accuracy": row.accuracy for row in cost.itertuples()}
-        summary.update({f"{row.model}.usd_per_1k_queries": row.usd_per_1k_queries for row in cost.itertuples()})
-        summary["majority.accuracy"] = float((baseline["accuracy"] * baseline["n"]).sum() / baseline["n"].sum())
+        summary = _summary(cells, cost, baseline, training)
         run.log_metrics(summary)
         run.log_artifact(out_html)
         run.log_artifact(figures_dir, "figures")
+    write_json(report_dir / SUMMARY, summary)
     tracking.log_to_parent(cfg, summary, [out_html, figures_dir])
+    _link_latest(report_dir, paths.latest_report_dir)
     log.info("report: %s\n%s", out_html, cost.to_string(index=False))
+
+
+def _training(cfg: dict[str, Any], metrics_json: str) -> dict[str, Any]:
+    """The training step's metrics, its cost at today's `train.gpu_hour_usd` (a price change reruns the report
+    alone, not the training)."""
+    from needlework.report.cost import training_cost
+
+    training = json.loads(Path(metrics_json).read_text())
+    if training.get("tokens_per_s", 0) > 0:
+        cost = training_cost(training["train_tokens"], training["tokens_per_s"], cfg["train"]["gpu_hour_usd"],
+                             cfg["train"].get("num_processes", 1))
+        training.update(gpu_hours=round(cost["gpu_hours"], 4), train_cost_usd=round(cost["usd"], 4))
+    return training
+
+
+def _summary(cells: pd.DataFrame, cost: pd.DataFrame, baseline: pd.DataFrame,
+             training: dict[str, Any] | None) -> dict[str, float]:
+    """The metrics a user sorts runs by: accuracy overall and per context length, $ per 1,000 queries, training
+    throughput (per model: `<model>.accuracy`, `<model>.acc_len_<tokens>`, `<model>.usd_per_1k_queries`)."""
+    summary = {f"{row.model}.accuracy": row.accuracy for row in cost.itertuples()}
+    summary.update({f"{row.model}.usd_per_1k_queries": row.usd_per_1k_queries for row in cost.itertuples()})
+    weighted = cells.assign(hits=cells["accuracy"] * cells["n"]).groupby(["model", "context_length"])
+    per_length = weighted["hits"].sum() / weighted["n"].sum()
+    summary.update({f"{model}.acc_len_{length}": value for (model, length), value in per_length.items()})
+    summary["majority.accuracy"] = float((baseline["accuracy"] * baseline["n"]).sum() / baseline["n"].sum())
+    if training:
+        summary.update({f"train.{k}": training[k] for k in ("tokens_per_s", "train_runtime_s", "final_loss",
+                                                            "train_cost_usd") if k in training})
+    return summary
+
+
+def _link_latest(report_dir: Path, latest: Path) -> None:
+    """`results/report/<experiment>` -> the report just built (a relative link, replaced atomically)."""
+    with atomic_path(latest) as tmp:
+        tmp.symlink_to(os.path.relpath(report_dir, latest.parent), target_is_directory=True)
+    log.info("latest report of %s: %s", latest.name, latest / "index.html")
 
 
 def _notes(cfg: dict[str, Any], cells: pd.DataFrame, baseline: pd.DataFrame) -> list[str]:

@@ -1,0 +1,45 @@
+# Helpers of the RAFT track (no rules): its result paths, targets and input functions.
+from needlework.raft.documents import fixture_path
+from needlework.raft.paths import RaftPaths
+
+try:
+    RP = RaftPaths(CFG)
+except ConfigError as exc:
+    sys.exit(f"needlework: {exc}")
+RAFT = CFG["raft"]
+RAFT_DOCS = RP.documents_dir / "documents.jsonl"
+RAFT_CHUNKS = RP.chunks_dir / "chunks.jsonl"
+RAFT_GENERATED = RP.generated_dir / "generated.jsonl"
+RAFT_GEN_STATS = RP.generated_dir / "stats.json"
+RAFT_CHAT = RP.examples_dir / "chat.jsonl"
+RAFT_ADAPTER = RP.train_dir / "adapter"
+RAFT_QUESTIONS = RP.eval_data_dir / "questions.jsonl"
+RAFT_SCORES = [RP.eval_dir(key) / "scores.csv" for key in RP.eval_keys]
+RAFT_PREDICTIONS = [RP.eval_dir(key) / "predictions.jsonl" for key in RP.eval_keys]
+RAFT_REPORT = RP.report_dir / "index.html"
+RAFT_MODEL = [RP.model_dir] if RP.builds_model else []
+RAFT_TRAINS = "finetuned" in RAFT["eval"]["models"]
+
+
+def raft_source_file(path):
+    """A configured input file (or the packaged fixture) as a rule input, so editing it reruns what follows."""
+    source = Path(path) if path else None
+    return [source] if source is not None and source.is_file() else []
+
+
+def raft_eval_inputs(wildcards):
+    name = RP.eval_keys[wildcards.raft_eval_key]
+    inputs = {"questions": RAFT_QUESTIONS}
+    if name in ("base", "finetuned") and RAFT_MODEL:
+        inputs["model"] = RAFT_MODEL
+    if name == "finetuned":
+        inputs["adapter"] = RAFT_ADAPTER
+    return inputs
+
+
+def raft_eval_threads(wildcards):
+    return evaluation_threads(RP.eval_keys[wildcards.raft_eval_key])
+
+
+def raft_eval_gpus(wildcards):
+    return evaluation_gpus(RP.eval_keys[wildcards.raft_eval_key], bool(RAFT_MODEL))
