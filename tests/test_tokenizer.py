@@ -93,7 +93,17 @@ def test_words_names_and_numbers_are_one_token_each_and_the_rest_falls_back_to_p
                       for w in "the kowalczyk zoë ( born 1957 ) 2100".split()]
     assert len(word_tok.tokenize(" qwzxv")) > 1  # never seen: BPE pieces
     text = "zoë kowalczyk ( born 3 may 1957 ) is a qwzxv — 東京\n\nnext"
-    assert word_tok.decode(word_tok(text)["input_ids"]) == text
+    # lossless but for the spaces the tokenizer puts before a word at the start of the text or of a line
+    assert word_tok.decode(word_tok(text)["input_ids"]) == " " + text.replace("\nnext", "\n next")
+
+
+def test_a_name_is_the_same_token_wherever_it_stands(word_tok):
+    """The first biography of a haystack follows <|user|>, the others a blank line, the question's name a space:
+    one token id for the name in all three places, so a match over names is a match of ids."""
+    chat = [{"role": "user", "content": "kowalczyk was born\n\nkowalczyk is\n\nabout kowalczyk."}]
+    ids = word_tok.apply_chat_template(chat, return_dict=False)
+    name = word_tok(" kowalczyk", add_special_tokens=False)["input_ids"]
+    assert len(name) == 1 and ids.count(name[0]) == 3
 
 
 def test_word_tokenizer_is_deterministic_and_keeps_the_chat_template(word_tok, tmp_path):

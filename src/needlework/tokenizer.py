@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 BOS, EOS, PAD, UNK = "<|bos|>", "<|end|>", "<|pad|>", "<|unk|>"
@@ -77,8 +77,11 @@ def train_word_tokenizer(texts: list[str], bpe_vocab_size: int, words: Iterable[
     state = json.loads(bpe.to_str())
     vocab: dict[str, int] = state["model"]["vocab"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]]
-    pre = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    counts = Counter(piece for text in texts for piece, _ in pre.pre_tokenize_str(text))
+    # A word is the same token wherever it stands: after a space, a newline or a special token (the first
+    # biography of a haystack starts right after <|user|>, the others after a blank line).
+    spaced = normalizers.Replace(Regex(r"\n(?=\S)"), "\n ")
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    counts = Counter(piece for text in texts for piece, _ in pre.pre_tokenize_str(spaced.normalize_str(text)))
     as_bytes = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     extra = {piece for piece, n in counts.items() if n >= min_count}
     for word in [*words, *map(str, range(max_number + 1))]:
@@ -86,6 +89,7 @@ def train_word_tokenizer(texts: list[str], bpe_vocab_size: int, words: Iterable[
     for piece in sorted(extra - vocab.keys()):
         vocab[piece] = len(vocab)
     backend = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=True))
+    backend.normalizer = spaced
     backend.pre_tokenizer = pre
     backend.decoder = decoders.ByteLevel()
     return _wrap(backend)
