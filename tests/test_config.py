@@ -94,6 +94,19 @@ def test_result_keys_change_only_with_the_config_they_depend_on():
     assert Paths(compose("seed=1", config_dir=CONF)).corpus_dir != base.corpus_dir
 
 
+def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_them(tmp_path):
+    """Replacing models/tiny-base (its SHA256SUMS) must not reuse haystacks or answers of the old weights."""
+    model = tmp_path / "base"
+    model.mkdir()
+    (model / "SHA256SUMS").write_text("aaa  model.safetensors\n")
+    old = Paths(compose(f"model.path={model}", config_dir=CONF))
+    (model / "SHA256SUMS").write_text("bbb  model.safetensors\n")
+    new = Paths(compose(f"model.path={model}", config_dir=CONF))
+    assert old.corpus_dir == new.corpus_dir
+    assert old.eval_hay_dir != new.eval_hay_dir and old.train_dir != new.train_dir
+    assert old.eval_dir("base") != new.eval_dir("base")
+
+
 def test_an_api_model_as_the_experiment_model_names_the_key():
     with pytest.raises(ConfigError, match=r"config key model: 'gpt-4o' is an openai endpoint.*eval\.models"):
         compose("model=gpt-4o", config_dir=CONF)

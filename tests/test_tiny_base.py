@@ -30,7 +30,7 @@ def _mean(table):
 @pytest.fixture(scope="module")
 def grid():
     """A native-length grid (3 depths x 8 needles) over a corpus of another seed, and its majority baseline."""
-    corpus, _, _ = build_corpus({"source": "synthetic", "n": 160, "non_person_rate": 0.0, "anonymize": True}, seed=7)
+    corpus, *_ = build_corpus({"source": "synthetic", "n": 160, "non_person_rate": 0.0, "anonymize": True, "max_bad_share": 0.05}, seed=7)
     labels = corpus_labels(corpus)
     needles = [dict(r, label=json.loads(labels[r["id"]])) for r in corpus
                if r["id"] in labels and len(r["text"].split()) <= 120]
@@ -38,7 +38,7 @@ def grid():
     eval_ids = {r["id"] for r in eval_needles}
     pool = [r for r in corpus if r["id"] not in eval_ids]
     records = haystack.build_eval(eval_needles, pool, load_tokenizer(CFG["model"]), [NATIVE], [0, 50, 100], 8, 0)
-    baseline = _mean(majority_cells(records, [r["label"] for r in train_needles]))
+    baseline = _mean(majority_cells(records, [r["label"] for r in train_needles], "leaves"))
     return records, baseline
 
 
@@ -79,3 +79,27 @@ def test_rope_scaling_from_the_model_config_is_applied(grid):
     scaled = grid_predictions(model_config(CFG, "tiny_base_scaled"), records)
     changed = sum(a["answer"] != b["answer"] for a, b in zip(plain, scaled))
     assert changed >= len(records) // 4, (changed, len(records))
+
+
+def test_an_adapter_and_the_rope_it_was_trained_with_are_applied(grid, tmp_path):
+    """Evaluating a fine-tune loads its adapter and the RoPE scaling saved beside it: answers differ from the base
+    with the adapter alone, and from the adapter without its scaling (an adapter silently not loaded, or loaded
+    without its RoPE factor, would give identical answers)."""
+    from peft import LoraConfig, get_peft_model
+
+    from needlework.models import load_model, save_rope
+
+    records = grid[0][:8]
+    rope = {"rope_type": "linear", "factor": 2.0}
+    for name, with_rope in [("scaled", True), ("unscaled", False)]:
+        torch_model = load_model(CFG["model"])
+        peft_model = get_peft_model(torch_model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                                           init_lora_weights=False))
+        peft_model.save_pretrained(tmp_path / name)
+        if with_rope:
+            save_rope(tmp_path / name, rope)
+    base = [p["answer"] for p in grid_predictions(CFG["model"], records)]
+    scaled = [p["answer"] for p in grid_predictions(CFG["model"], records, adapter_dir=tmp_path / "scaled")]
+    unscaled = [p["answer"] for p in grid_predictions(CFG["model"], records, adapter_dir=tmp_path / "unscaled")]
+    assert sum(a != b for a, b in zip(base, unscaled)) >= len(records) // 2
+    assert sum(a != b for a, b in zip(scaled, unscaled)) >= len(records) // 4

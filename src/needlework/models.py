@@ -18,6 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path, write_json
+from needlework.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 QUANTIZATIONS = ("4bit",)
 ROPE_FILE = "needlework_rope.json"  # RoPE parameters an adapter was trained with, next to adapter_config.json
 BUILD_KEYS = ("hidden_size", "num_layers", "num_heads", "intermediate_size")
-REPO_ROOT = Path(__file__).resolve().parents[2]  # src/needlework/models.py -> the checkout (models/tiny-base)
 
 
 def build_tiny(tokenizer_dir: Path, build_cfg: dict, native_context: int, seed: int, out_dir: Path) -> Path:

@@ -38,11 +38,11 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import InputError, atomic_path, write_json
+from needlework.paths import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
-MANIFEST = "SHA256SUMS"  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 _WORD = r"(?<![^\W_]){}(?![^\W_])"  # a whole word: not preceded or followed by a letter or digit
 Example = tuple[list[int], list[tuple[int, int]]]  # token ids and the (start, end) span of every answer
 
@@ -148,16 +148,42 @@ def batch_of(examples: list[Example], pad_id: int) -> tuple[torch.Tensor, torch.
 
 
 def answer_loss(model: LlamaForCausalLM, ids: torch.Tensor, targets: torch.Tensor,
-                skeleton: frozenset[int] = frozenset()) -> tuple[torch.Tensor, float]:
+                skeleton: frozenset[int] = frozenset(), repeats: torch.Tensor | None = None,
+                repeat_weight: float = 0.0, autocast: bool = False) -> tuple[torch.Tensor, float]:
     """Cross-entropy on answer tokens only (the head runs only there) and the share of them predicted right,
-    not counting ``skeleton`` tokens (the JSON keys and punctuation every answer has)."""
-    hidden = model.model(input_ids=ids).last_hidden_state
-    where = targets != -100
-    logits = model.lm_head(hidden[where])
-    gold = targets[where]
+    not counting ``skeleton`` tokens (the JSON keys and punctuation every answer has). With ``repeats`` (targets
+    of name tokens seen before in the haystack, :func:`repeat_targets`), ``repeat_weight`` x their cross-entropy
+    is added: predicting a person's name again ties every token of a biography to the person it is about."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        hidden = model.model(input_ids=ids).last_hidden_state
+        where = targets != -100
+        logits = model.lm_head(hidden[where]).float()
+        gold = targets[where]
+        loss = F.cross_entropy(logits, gold)
+        if repeats is not None and repeat_weight > 0 and bool((repeats != -100).any()):
+            more = repeats != -100
+            loss = loss + repeat_weight * F.cross_entropy(model.lm_head(hidden[more]).float(), repeats[more])
     values = torch.tensor([int(t) not in skeleton for t in gold.tolist()])
     right = (logits.argmax(-1) == gold)[values]
-    return F.cross_entropy(logits, gold), float(right.float().mean()) if len(right) else float("nan")
+    return loss, float(right.float().mean()) if len(right) else float("nan")
+
+
+def repeat_targets(ids: torch.Tensor, targets: torch.Tensor, name_ids: torch.Tensor) -> torch.Tensor:
+    """Targets (-100 elsewhere) at every haystack position whose token is a name part already seen earlier in the
+    row (a person named again in their biography, or in the question), before the first answer."""
+    out = torch.full_like(ids, -100)
+    is_name = torch.isin(ids, name_ids)
+    for row in range(ids.shape[0]):
+        answers = (targets[row] != -100).nonzero()
+        end = int(answers[0]) if len(answers) else ids.shape[1] - 1
+        seen: set[int] = set()
+        for pos in range(end + 1):
+            token = int(ids[row, pos])
+            if is_name[row, pos]:
+                if token in seen and pos > 0:
+                    out[row, pos - 1] = token
+                seen.add(token)
+    return out
 
 
 def build_model(vocab_size: int, cfg: dict, native_context: int, special: dict[str, int],
@@ -207,6 +233,7 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
             log.info("resuming from step %d (%s)", start, ckpt)
     pad, skeleton = examples.tokenizer.pad_token_id, skeleton_of(valid)
     keys = key_tokens(examples.tokenizer)
+    names = name_token_ids(examples.tokenizer, examples.names)
     last_save, t0, tokens = time.monotonic(), time.monotonic(), 0
     model.train()
     stop = min(steps, cfg.get("stop_at") or steps)
@@ -216,8 +243,10 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
         lead_only = rng.random() < lead_share_at(step, cfg)
         ids, targets = batch_of([examples.make(rng, length, cfg["questions"], lead_only)
                                  for _ in range(cfg["batch_size"])], pad)
+        repeats = repeat_targets(ids, targets, names) if cfg.get("repeat_weight") else None
         targets = thin_skeleton(targets, keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
-        loss, acc = answer_loss(model, ids, targets, skeleton)
+        loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg.get("repeat_weight", 0.0),
+                                cfg.get("autocast", False))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -239,6 +268,12 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
             last_save = time.monotonic()
     model.eval()
     return rows
+
+
+def name_token_ids(tokenizer: Any, names: tuple[list[str], list[str]]) -> torch.Tensor:
+    """Token ids of every name part (with its leading space) that is a single token."""
+    ids = tokenizer([" " + n for n in [*names[0], *names[1]]], add_special_tokens=False)["input_ids"]
+    return torch.tensor(sorted({i[0] for i in ids if len(i) == 1}))
 
 
 def key_tokens(tokenizer: Any) -> torch.Tensor:
@@ -313,7 +348,7 @@ def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: i
                "pad_token_id": tokenizer.pad_token_id}
     model = build_model(len(tokenizer), cfg, native_context, special, seed)
     vrng = random.Random(f"{seed}:tiny-base:valid")
-    valid = [Examples(tokenizer, valid_bios, names).make(vrng, vrng.randint(cfg["min_length"], native_context))
+    valid = [Examples(tokenizer, valid_bios, names).make(vrng, vrng.randint(native_context // 2, native_context))
              for _ in range(cfg["valid_examples"])]
     schedule = {k: v for k, v in cfg.items() if k != "stop_at"}  # a checkpoint resumes whatever the stop
     fingerprint = hashlib.sha256(json.dumps([schedule, native_context, seed, len(tokenizer), sorted(eval_ids),
@@ -397,8 +432,8 @@ def grid_predictions(model_cfg: dict, records: list[dict], *, adapter_dir: str |
     return sorted((prediction_record(by_id[res["id"]], res) for res in results), key=lambda p: p["id"])
 
 
-def grid_cells(model_cfg: dict, records: list[dict], name: str, **kwargs: Any) -> Any:
-    """The cells table (the evaluation's scorer) of :func:`grid_predictions`."""
+def grid_cells(model_cfg: dict, records: list[dict], name: str, scoring: str = "leaves", **kwargs: Any) -> Any:
+    """The cells table (the evaluation's scorer, ``eval.scoring``) of :func:`grid_predictions`."""
     from needlework.evaluate.scoring import cells
 
-    return cells(grid_predictions(model_cfg, records, **kwargs), name)
+    return cells(grid_predictions(model_cfg, records, **kwargs), name, scoring)
