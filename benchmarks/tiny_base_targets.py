@@ -21,11 +21,11 @@ from needlework.paths import Paths
 from needlework.report.plots import aggregate
 
 
-def per_length(results: Path, keys: dict[str, str]) -> pd.DataFrame:
+def per_length(dirs: dict[str, Path]) -> pd.DataFrame:
     """Accuracy and interval per (model, length) from each model's cells.csv."""
     tables = []
-    for model, key in keys.items():
-        path = results / "evaluate" / key / "cells.csv"
+    for model, directory in dirs.items():
+        path = directory / "cells.csv"
         if not path.is_file():
             sys.exit(f"{path} is missing: run `make run` first")
         tables.append(pd.read_csv(path).assign(model=model))
@@ -35,9 +35,9 @@ def per_length(results: Path, keys: dict[str, str]) -> pd.DataFrame:
 def main(overrides: str = "") -> None:
     cfg = compose(overrides)
     paths = Paths(cfg)
-    keys = {m: paths.eval_key(m) for m in cfg["eval"]["models"]}
-    keys["majority"] = f"majority-{paths.k_eval_hay}-{paths.k_labels}"
-    table = per_length(paths.root, keys)
+    dirs = {m: paths.eval_dir(m) for m in cfg["eval"]["models"]}
+    dirs["majority"] = paths.baseline_dir
+    table = per_length(dirs)
     table["interval"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(table["ci_low"], table["ci_high"])]
     print(table[["model", "context_length", "n", "accuracy", "interval", "parse_failures"]].to_string(index=False))
     acc = table.set_index(["model", "context_length"])["accuracy"]
