@@ -13,9 +13,11 @@ def test_default_composes_to_the_offline_experiment():
     cfg = compose(config_dir=CONF)
     assert cfg["name"] == "default"
     assert cfg["data"]["source"] == "synthetic"
-    assert cfg["model"]["name"] == "tiny" and cfg["model"]["path"] is None
-    assert cfg["eval"]["models"] == ["base", "finetuned"]
-    assert len(cfg["context"]["lengths"]) == 3 and len(cfg["context"]["depths"]) == 5
+    assert cfg["model"]["name"] == "tiny_base" and cfg["model"]["path"] == "models/tiny-base"
+    assert cfg["eval"]["models"] == ["base", "tiny_base_scaled", "finetuned"]
+    # half to four times the native context, 100 needles per length
+    assert min(cfg["context"]["lengths"]) * 2 == cfg["model"]["native_context"] == max(cfg["context"]["lengths"]) // 4
+    assert len(cfg["context"]["depths"]) * cfg["context"]["needles_per_cell"] >= 100
     # the default fine-tune extends the context beyond the model's native length
     assert max(cfg["context"]["train_lengths"]) >= 2 * cfg["model"]["native_context"]
 
@@ -92,13 +94,27 @@ def test_result_keys_change_only_with_the_config_they_depend_on():
     assert Paths(compose("seed=1", config_dir=CONF)).corpus_dir != base.corpus_dir
 
 
+def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_them(tmp_path):
+    """Replacing models/tiny-base (its SHA256SUMS) must not reuse haystacks or answers of the old weights."""
+    model = tmp_path / "base"
+    model.mkdir()
+    (model / "SHA256SUMS").write_text("aaa  model.safetensors\n")
+    old = Paths(compose(f"model.path={model}", config_dir=CONF))
+    (model / "SHA256SUMS").write_text("bbb  model.safetensors\n")
+    new = Paths(compose(f"model.path={model}", config_dir=CONF))
+    assert old.corpus_dir == new.corpus_dir
+    assert old.eval_hay_dir != new.eval_hay_dir and old.train_dir != new.train_dir
+    assert old.eval_dir("base") != new.eval_dir("base")
+
+
 def test_an_api_model_as_the_experiment_model_names_the_key():
     with pytest.raises(ConfigError, match=r"config key model: 'gpt-4o' is an openai endpoint.*eval\.models"):
         compose("model=gpt-4o", config_dir=CONF)
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("", ["embed_tokens", "lm_head"]),  # the tiny base never saw the chat tokens
+    ("model=tiny", ["embed_tokens", "lm_head"]),  # the built tiny base never saw the chat tokens
+    ("", None),                         # the shipped tiny base was trained on them
     ("model=qwen2.5-0.5b", None),       # a real model's LoRA stays a LoRA
     ("model=llama3-8b lora=r64", None),
     ("model=qwen2.5-0.5b lora.modules_to_save=[lm_head]", ["lm_head"]),  # an explicit choice wins

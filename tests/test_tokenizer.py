@@ -3,7 +3,7 @@ import pytest
 from faker import Faker
 from transformers import AutoTokenizer
 
-from needlework.tokenizer import CHAT_TEMPLATE, train_tokenizer
+from needlework.tokenizer import CHAT_TEMPLATE, train_tokenizer, train_word_tokenizer
 
 CHAT = [
     {"role": "system", "content": "extract information about a person in JSON"},
@@ -80,3 +80,37 @@ def test_save_and_reload_gives_identical_ids(tok, tmp_path):
 def test_vocab_too_small_for_bytes_and_specials():
     with pytest.raises(ValueError, match="vocab_size"):
         train_tokenizer(["a b c"], vocab_size=200)
+
+
+@pytest.fixture(scope="module")
+def word_tok():
+    return train_word_tokenizer(_texts(), bpe_vocab_size=400, words=["kowalczyk", "zoë"], min_count=2)
+
+
+def test_words_names_and_numbers_are_one_token_each_and_the_rest_falls_back_to_pieces(word_tok):
+    tokens = word_tok.tokenize(" the kowalczyk zoë ( born 1957 ) 2100")
+    assert tokens == [word_tok.convert_ids_to_tokens(word_tok(" " + w)["input_ids"])[0]
+                      for w in "the kowalczyk zoë ( born 1957 ) 2100".split()]
+    assert len(word_tok.tokenize(" qwzxv")) > 1  # never seen: BPE pieces
+    text = "zoë kowalczyk ( born 3 may 1957 ) is a qwzxv — 東京\n\nnext"
+    # lossless but for the spaces the tokenizer puts before a word at the start of the text or of a line
+    assert word_tok.decode(word_tok(text)["input_ids"]) == " " + text.replace("\nnext", "\n next")
+
+
+def test_a_name_is_the_same_token_wherever_it_stands(word_tok):
+    """The first biography of a haystack follows <|user|>, the others a blank line, the question's name a space:
+    one token id for the name in all three places, so a match over names is a match of ids."""
+    chat = [{"role": "user", "content": "kowalczyk was born\n\nkowalczyk is\n\nabout kowalczyk."}]
+    ids = word_tok.apply_chat_template(chat, return_dict=False)
+    name = word_tok(" kowalczyk", add_special_tokens=False)["input_ids"]
+    assert len(name) == 1 and ids.count(name[0]) == 3
+
+
+def test_word_tokenizer_is_deterministic_and_keeps_the_chat_template(word_tok, tmp_path):
+    again = train_word_tokenizer(_texts(), bpe_vocab_size=400, words=["kowalczyk", "zoë"], min_count=2)
+    assert again.backend_tokenizer.to_str() == word_tok.backend_tokenizer.to_str()
+    word_tok.save_pretrained(tmp_path / "tok")
+    reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    assert reloaded.apply_chat_template(CHAT, return_dict=False) == word_tok.apply_chat_template(CHAT, return_dict=False)
+    ids = word_tok.apply_chat_template(CHAT[:2], add_generation_prompt=True, return_dict=False)
+    assert ids[0] == word_tok.bos_token_id and ids.count(word_tok.bos_token_id) == 1

@@ -42,14 +42,15 @@ def test_whole_chain_to_the_report(small_run):
         assert cells["accuracy"].between(0, 1).all()
     figures = list((results / "report" / "default" / "figures").glob("*.png"))
     assert len(figures) >= 4  # accuracy vs length, per field, one heatmap per model
-    assert (_only(results / "train", "tiny-lora8-*") / "adapter" / "adapter_config.json").exists()
+    assert (_only(results / "train", "tiny_base-lora8-*") / "adapter" / "adapter_config.json").exists()
 
 
 @pytest.mark.slow
 def test_every_stage_is_an_mlflow_run(small_run):
     db = sqlite3.connect(small_run / "results" / "mlflow.db")
     stages = {row[0] for row in db.execute("select value from tags where key = 'stage'")}
-    assert {"corpus", "needles", "labels", "model", "haystacks_train", "haystacks_eval", "train", "evaluate",
+    # no "model" stage: the default experiment uses the shipped base (models/tiny-base)
+    assert {"corpus", "needles", "labels", "haystacks_train", "haystacks_eval", "train", "evaluate",
             "report"} <= stages
     train_metrics = {row[0] for row in db.execute(
         "select distinct m.key from metrics m join tags t on m.run_uuid = t.run_uuid "
@@ -96,7 +97,7 @@ def test_published_benchmark_file_format(tmp_path):
     overrides = (f"data=jsonl data.path={path} data.name_field=name data.text_field=bio data.label_field=json "
                  f"data.anonymize=false labeler=field context.lengths=[384] context.depths=[50] context.needles_per_cell=3 "
                  f"context.train_lengths=[384] context.train_examples=5 needles.n_train=20 needles.n_eval=3 "
-                 f"needles.max_words=60 model.build.vocab_size=512 model.build.pretrain.steps=5")
+                 f"needles.max_words=60")
     result = snakemake(tmp_path / "w", "haystacks", overrides=overrides)
     assert result.returncode == 0, result.stderr[-4000:]
     grid = [json.loads(line) for line in _only(tmp_path / "w" / "results" / "haystacks", "eval-*/eval.jsonl")

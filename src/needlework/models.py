@@ -18,6 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path, write_json
+from needlework.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,16 @@ def rope_scaling_for(native_context: int, needed_context: int, rope_type: str) -
 def model_path(model_cfg: dict) -> str:
     """The base model's location: an absolute path for a local directory, else the hub id as given.
 
-    Anything that looks like a filesystem path (absolute, ``./``, ``../``, ``~``) must exist. Adapters record this
-    string as their base, so local bases are always made absolute.
+    Anything that looks like a filesystem path (absolute, ``./``, ``../``, ``~``) must exist. A relative path that
+    is not there is looked up in the repository too (the shipped ``models/tiny-base`` works from any working
+    directory). Adapters record this string as their base, so local bases are always made absolute.
     """
     raw = model_cfg.get("path")
     if not raw:
         raise InputError(f"config key model.path: no base model given for model {model_cfg.get('name', '?')!r}")
     local = Path(str(raw)).expanduser()
+    if not local.is_absolute() and not local.exists() and (REPO_ROOT / local).is_dir():
+        local = REPO_ROOT / local
     if local.exists():
         if not local.is_dir():
             raise InputError(f"config key model.path: {raw} is a file, expected a model directory or a hub id")
@@ -186,6 +190,8 @@ def load_model(
         if not is_adapter:
             path = str(adapter_dir)  # a fully fine-tuned model: its config.json already carries its RoPE scaling
         rope_scaling = _stored_rope(adapter_dir, rope_scaling)
+    elif rope_scaling is None:
+        rope_scaling = model_cfg.get("rope_scaling")  # a base evaluated RoPE-scaled without training
 
     config = _from_pretrained(AutoConfig, path)
     if rope_scaling is not None:

@@ -23,6 +23,23 @@ def semantic(section: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in section.items() if k not in _CALL_KEYS_NOT_IN_HASH}
 
 
+MANIFEST = "SHA256SUMS"  # hashes of a shipped model directory's files (needlework.tiny_base writes it)
+REPO_ROOT = Path(__file__).resolve().parents[2]  # relative model paths not found here are looked up in the checkout
+
+
+def weights_identity(model: dict[str, Any]) -> str | None:
+    """The recorded file hashes of a local model directory that ships them (``models/tiny-base``), so replacing
+    its weights or tokenizer changes every key that depends on them; None for hub ids and unmanifested dirs."""
+    raw = model.get("path")
+    if not raw:
+        return None
+    local = Path(str(raw)).expanduser()
+    if not local.is_absolute() and not local.exists():
+        local = REPO_ROOT / local
+    manifest = local / MANIFEST
+    return manifest.read_text(encoding="utf-8") if manifest.is_file() else None
+
+
 class Paths:
     """Every output location of one composed experiment."""
 
@@ -38,9 +55,11 @@ class Paths:
         self.k_needles = fingerprint(self.k_corpus, needles)
         self.k_labels = fingerprint(self.k_needles, labeler)
         # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
-        self.k_model = fingerprint(model, seed, self.k_labels if model["path"] is None else None)
+        weights = weights_identity(model)
+        self.k_model = fingerprint(model, seed, self.k_labels if model["path"] is None else weights)
         # Haystacks depend on the tokenizer only (not on dtype or attention kernel of the same model).
-        k_tokenizer = self.k_model if model["path"] is None else fingerprint(model["path"], model.get("chat_template"))
+        k_tokenizer = (self.k_model if model["path"] is None
+                       else fingerprint(model["path"], model.get("chat_template"), *[weights] * bool(weights)))
         self.k_train_hay = fingerprint(self.k_labels, k_tokenizer, context["train_lengths"],
                                        context["train_examples"], seed)
         self.k_eval_hay = fingerprint(self.k_labels, k_tokenizer, context["lengths"], context["depths"],
@@ -91,7 +110,8 @@ class Paths:
         mcfg = semantic(model_config(self.cfg, model_name))
         upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
         local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
-        return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local)}"
+        weights = weights_identity(mcfg) if mcfg["backend"] == "hf" else None
+        return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local, *[weights] * bool(weights))}"
 
     def eval_key(self, model_name: str) -> str:
         """Readable name + hash of what an evaluated model's scores depend on: its answers and eval.scoring."""

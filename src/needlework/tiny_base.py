@@ -1,0 +1,439 @@
+"""Train the shipped tiny base model from scratch: a small Llama that retrieves within its native context.
+
+What it is built on, each meant to make retrieval emerge in little CPU time (README "The shipped tiny base" has
+what it reached: on one shared CPU thread, not yet retrieval):
+
+- **Whole-word tokens** (:func:`needlework.tokenizer.train_word_tokenizer`): every corpus word, every name part
+  of the lists the corpus draws names from, and every number is one token, so finding the person the question
+  names is a one-token match instead of a match over eight BPE pieces.
+- **The evaluation's own task as training data**: the same system prompt, question and chat template as
+  :mod:`needlework.haystack`, a needle biography among distractors, the label JSON as the answer; the loss is
+  on the answer only (logits are computed only there, which also keeps the large vocabulary cheap).
+- **Fresh names every example**: each biography's name parts are replaced by parts drawn at random from the
+  name lists, so no person can be memorised: the only way to answer is to read the needle.
+- **Short to long**: batches of first sentences only (where the facts are) at first, and haystack lengths that
+  grow from one biography to the native context over the first part of training, then stay uniform up to it.
+- **Many answers per haystack**: after the evaluation's question, further turns ask about other biographies of
+  the same haystack; JSON-key targets are thinned (the output head over the whole vocabulary is the costly part).
+
+Evaluation needles never enter training (neither as needle nor as distractor). Training checkpoints every few
+minutes and resumes from the last checkpoint of the same configuration.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
+from needlework.io import InputError, atomic_path, write_json
+from needlework.paths import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+_WORD = r"(?<![^\W_]){}(?![^\W_])"  # a whole word: not preceded or followed by a letter or digit
+Example = tuple[list[int], list[tuple[int, int]]]  # token ids and the (start, end) span of every answer
+
+
+def name_parts() -> tuple[list[str], list[str]]:
+    """(first names, last names) of every corpus locale's Faker lists that are not protected words, sorted."""
+    from needlework.corpus.anonymize import PROTECTED_WORDS, _faker_names
+    from needlework.corpus.synthetic import COUNTRIES
+
+    first, last = set(), set()
+    for country in COUNTRIES:
+        first |= _faker_names(country.locale, "male") | _faker_names(country.locale, "female")
+        last |= _faker_names(country.locale, "last")
+    keep = lambda names: sorted(n for n in names if len(n) > 2 and n not in PROTECTED_WORDS)  # noqa: E731
+    return keep(first), keep(last)
+
+
+def rename(bio: dict, rng: random.Random, first: Sequence[str], last: Sequence[str]) -> dict:
+    """``bio`` with every name part of three letters or more replaced, as a whole word everywhere in its text, by
+    a random first name (the name's first part) or last name (the others)."""
+    parts = [p for p in bio["name"].split() if len(p) > 2 and re.fullmatch(r"[^\W_]+", p)]
+    name, text = bio["name"], bio["text"]
+    for i, part in enumerate(dict.fromkeys(parts)):
+        new = rng.choice(first if i == 0 else last)
+        pattern = re.compile(_WORD.format(re.escape(part)))
+        name, text = pattern.sub(new, name), pattern.sub(new, text)
+    return {**bio, "name": name, "text": text}
+
+
+class Examples:
+    """Seeded training examples: token ids of a templated haystack prompt + answer, and where the answer starts."""
+
+    def __init__(self, tokenizer: Any, bios: list[dict], names: tuple[list[str], list[str]]):
+        if len(bios) < 2:
+            raise InputError(f"tiny base: {len(bios)} labelled biographies, need at least 2")
+        self.tokenizer, self.bios, self.names = tokenizer, bios, names
+        self.sep = len(tokenizer(SEPARATOR, add_special_tokens=False)["input_ids"])
+
+    def make(self, rng: random.Random, length: int, questions: int = 1, lead_only: bool = False) -> Example:
+        """One conversation whose first prompt has at most about ``length`` tokens (at least the needle alone):
+        the evaluation's prompt and answer, then up to ``questions - 1`` more turns asking about other complete
+        biographies of the same haystack. ``lead_only`` cuts every biography to its first sentence (which holds
+        the facts): short sources make the copying circuit easy to find early in training. Returns the ids and
+        the (start, end) span of every answer."""
+        tok = self.tokenizer
+        needle = self._draw(rng, lead_only)
+        budget = length - len(self._prompt_ids([needle["text"]], needle["name"]))
+        pieces: list[str] = []
+        others: list[dict] = []
+        while budget > self.sep + 8:
+            bio = self._draw(rng, lead_only)
+            if bio["id"] == needle["id"] or bio["name"] == needle["name"]:
+                continue
+            ids = tok(bio["text"], add_special_tokens=False)["input_ids"]
+            if len(ids) + self.sep > budget:  # cut the last one at a word boundary, as the evaluation does
+                cut = tok.decode(ids[: budget - self.sep - 1])
+                text = cut[: cut.rfind(" ")] if " " in cut else ""
+                if text:
+                    pieces.append(text)
+                break
+            pieces.append(bio["text"])
+            others.append(bio)
+            budget -= len(ids) + self.sep
+        pieces.insert(rng.randint(0, len(pieces)), needle["text"])
+        ids = self._prompt_ids(pieces, needle["name"])
+        spans = [self._answer(ids, needle)]
+        for bio in rng.sample(others, min(len(others), questions - 1)):
+            ids += tok("<|user|>" + QUESTION.format(name=bio["name"]) + "<|end|><|assistant|>",
+                       add_special_tokens=False)["input_ids"]
+            spans.append(self._answer(ids, bio))
+        return ids, spans
+
+    def _draw(self, rng: random.Random, lead_only: bool) -> dict:
+        """A random biography, renamed; only its first sentence if ``lead_only``."""
+        bio = rename(rng.choice(self.bios), rng, *self.names)
+        if lead_only and " . " in bio["text"]:
+            bio["text"] = bio["text"][: bio["text"].index(" . ") + 2]
+        return bio
+
+    def _answer(self, ids: list[int], bio: dict) -> tuple[int, int]:
+        """Append ``bio``'s label JSON and the end token to ``ids``; return their span."""
+        start = len(ids)
+        ids += self.tokenizer(bio["label"], add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        return start, len(ids)
+
+    def _prompt_ids(self, pieces: list[str], name: str) -> list[int]:
+        messages = [{"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": SEPARATOR.join(pieces) + SEPARATOR + QUESTION.format(name=name)}]
+        return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False))
+
+
+def batch_of(examples: list[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and the target of every position (-100 outside the answers). Right padding needs no mask:
+    a causal model never looks at the pads after a sequence."""
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id)
+    targets = torch.full((len(examples), width), -100)
+    for row, (seq, spans) in enumerate(examples):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        for start, end in spans:
+            targets[row, start - 1 : end - 1] = torch.tensor(seq[start:end])
+    return ids, targets
+
+
+def answer_loss(model: LlamaForCausalLM, ids: torch.Tensor, targets: torch.Tensor,
+                skeleton: frozenset[int] = frozenset(), repeats: torch.Tensor | None = None,
+                repeat_weight: float = 0.0, autocast: bool = False) -> tuple[torch.Tensor, float]:
+    """Cross-entropy on answer tokens only (the head runs only there) and the share of them predicted right,
+    not counting ``skeleton`` tokens (the JSON keys and punctuation every answer has). With ``repeats`` (targets
+    of name tokens seen before in the haystack, :func:`repeat_targets`), ``repeat_weight`` x their cross-entropy
+    is added: predicting a person's name again ties every token of a biography to the person it is about."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        hidden = model.model(input_ids=ids).last_hidden_state
+        where = targets != -100
+        logits = model.lm_head(hidden[where]).float()
+        gold = targets[where]
+        loss = F.cross_entropy(logits, gold)
+        if repeats is not None and repeat_weight > 0 and bool((repeats != -100).any()):
+            more = repeats != -100
+            loss = loss + repeat_weight * F.cross_entropy(model.lm_head(hidden[more]).float(), repeats[more])
+    values = torch.tensor([int(t) not in skeleton for t in gold.tolist()])
+    right = (logits.argmax(-1) == gold)[values]
+    return loss, float(right.float().mean()) if len(right) else float("nan")
+
+
+def repeat_targets(ids: torch.Tensor, targets: torch.Tensor, name_ids: torch.Tensor) -> torch.Tensor:
+    """Targets (-100 elsewhere) at every haystack position whose token is a name part already seen earlier in the
+    row (a person named again in their biography, or in the question), before the first answer."""
+    out = torch.full_like(ids, -100)
+    is_name = torch.isin(ids, name_ids)
+    for row in range(ids.shape[0]):
+        answers = (targets[row] != -100).nonzero()
+        end = int(answers[0]) if len(answers) else ids.shape[1] - 1
+        seen: set[int] = set()
+        for pos in range(end + 1):
+            token = int(ids[row, pos])
+            if is_name[row, pos]:
+                if token in seen and pos > 0:
+                    out[row, pos - 1] = token
+                seen.add(token)
+    return out
+
+
+def build_model(vocab_size: int, cfg: dict, native_context: int, special: dict[str, int],
+                seed: int) -> LlamaForCausalLM:
+    """A randomly initialised Llama (tied embeddings) of ``cfg``'s shape, seeded."""
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=cfg["hidden_size"], num_hidden_layers=cfg["num_layers"],
+        num_attention_heads=cfg["num_heads"], num_key_value_heads=cfg["num_heads"],
+        intermediate_size=cfg["intermediate_size"], max_position_embeddings=native_context,
+        tie_word_embeddings=True, dtype="float32", **special)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(config)
+
+
+def lead_share_at(step: int, cfg: dict) -> float:
+    """Curriculum: the share of batches of first sentences only falls from 1 to ``lead_share`` over the ramp."""
+    ramp = max(1, int(cfg["curriculum"] * cfg["steps"]))
+    return max(cfg["lead_share"], 1.0 - step / ramp)
+
+
+def max_length_at(step: int, cfg: dict, native_context: int) -> int:
+    """Curriculum: the longest haystack at ``step`` grows linearly from ``min_length`` to the native context over
+    the first ``curriculum`` share of the steps."""
+    ramp = max(1, int(cfg["curriculum"] * cfg["steps"]))
+    low = cfg["min_length"]
+    return int(low + (native_context - low) * min(1.0, step / ramp))
+
+
+def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg: dict,
+          native_context: int, seed: int, work_dir: Path, fingerprint: str) -> list[dict]:
+    """AdamW (warmup, cosine) on seeded batches; checkpoints every ``checkpoint_minutes`` and resumes from one of
+    the same ``fingerprint``. Returns the metrics rows (step, loss, answer-token accuracy, validation)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], betas=(0.9, 0.95),
+                            weight_decay=cfg["weight_decay"])
+    steps, warmup = cfg["steps"], max(1, int(0.03 * cfg["steps"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
+    ckpt, start, rows = work_dir / CHECKPOINT, 0, []
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state["fingerprint"] == fingerprint:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            start, rows = state["step"], state["rows"]
+            log.info("resuming from step %d (%s)", start, ckpt)
+    pad, skeleton = examples.tokenizer.pad_token_id, skeleton_of(valid)
+    keys = key_tokens(examples.tokenizer)
+    names = name_token_ids(examples.tokenizer, examples.names)
+    last_save, t0, tokens = time.monotonic(), time.monotonic(), 0
+    model.train()
+    stop = min(steps, cfg.get("stop_at") or steps)
+    for step in range(start, stop):
+        rng = random.Random(f"{seed}:tiny-base:{step}")
+        length = rng.randint(cfg["min_length"], max_length_at(step, cfg, native_context))
+        lead_only = rng.random() < lead_share_at(step, cfg)
+        ids, targets = batch_of([examples.make(rng, length, cfg["questions"], lead_only)
+                                 for _ in range(cfg["batch_size"])], pad)
+        repeats = repeat_targets(ids, targets, names) if cfg.get("repeat_weight") else None
+        targets = thin_skeleton(targets, keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
+        loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg.get("repeat_weight", 0.0),
+                                cfg.get("autocast", False))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += ids.numel()
+        row = {"step": step + 1, "loss": round(float(loss.detach()), 4), "value_acc": round(acc, 4),
+               "length": length, "lead_only": lead_only}
+        if (step + 1) % cfg["eval_every"] == 0 or step + 1 == stop:
+            row.update(validate(model, valid, pad))
+            row["tokens_per_s"] = round(tokens / (time.monotonic() - t0))
+            log.info("step %d/%d %s", step + 1, steps, json.dumps(row))
+            model.train()
+        rows.append(row)
+        if (step + 1) % 20 == 0 and "valid_loss" not in row:
+            log.info("step %d/%d %s", step + 1, steps, json.dumps(row))
+        if time.monotonic() - last_save > 60 * cfg["checkpoint_minutes"] or step + 1 == stop:
+            _save_checkpoint(ckpt, model, opt, sched, step + 1, rows, fingerprint)
+            last_save = time.monotonic()
+    model.eval()
+    return rows
+
+
+def name_token_ids(tokenizer: Any, names: tuple[list[str], list[str]]) -> torch.Tensor:
+    """Token ids of every name part (with its leading space) that is a single token."""
+    ids = tokenizer([" " + n for n in [*names[0], *names[1]]], add_special_tokens=False)["input_ids"]
+    return torch.tensor(sorted({i[0] for i in ids if len(i) == 1}))
+
+
+def key_tokens(tokenizer: Any) -> torch.Tensor:
+    """Ids of the JSON keys and punctuation of a label: what every answer repeats, whatever the person."""
+    from needlework.labels.schema import Label
+
+    tokens = tokenizer.tokenize(Label().to_json())
+    values = {"unknown", "Ġ0", "Ġfalse"}  # the default label's values (byte-level spelling)
+    return torch.tensor(sorted(set(tokenizer.convert_tokens_to_ids([t for t in tokens if t not in values]))))
+
+
+def thin_skeleton(targets: torch.Tensor, keys: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Keep only ``share`` of the JSON-key targets (they are learned at once; the output head over the whole
+    vocabulary is most of a step's cost), every value target."""
+    drop = torch.isin(targets, keys) & (torch.rand(targets.shape, generator=generator) >= share)
+    return targets.masked_fill(drop, -100)
+
+
+def skeleton_of(examples: list[Example]) -> frozenset[int]:
+    """Answer tokens common to every example (JSON keys and punctuation): not evidence of reading the needle."""
+    answers = [ids[start:end] for ids, spans in examples for start, end in spans]
+    return frozenset(set(answers[0]).intersection(*answers[1:]))
+
+
+@torch.no_grad()
+def validate(model: LlamaForCausalLM, valid: list[Example], pad: int) -> dict[str, float]:
+    """Teacher-forced answer loss and value-token accuracy (JSON skeleton excluded) on held-out examples."""
+    model.eval()
+    skeleton = skeleton_of(valid)
+    losses, accs = [], []
+    for start in range(0, len(valid), 8):
+        ids, targets = batch_of(valid[start : start + 8], pad)
+        loss, acc = answer_loss(model, ids, targets, skeleton)
+        losses.append(float(loss))
+        accs.append(acc)
+    return {"valid_loss": round(sum(losses) / len(losses), 4), "valid_value_acc": round(sum(accs) / len(accs), 4)}
+
+
+def _save_checkpoint(path: Path, model, opt, sched, step: int, rows: list[dict], fingerprint: str) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "step": step, "rows": rows, "fingerprint": fingerprint}, tmp)
+
+
+def labelled_bios(corpus: list[dict], labels: dict[str, str], exclude: set[str]) -> list[dict]:
+    """Corpus biographies with their label JSON, minus ``exclude`` (the evaluation needles)."""
+    return [{"id": r["id"], "name": r["name"], "text": r["text"], "label": labels[r["id"]]}
+            for r in corpus if r["id"] not in exclude and r["id"] in labels]
+
+
+def corpus_labels(corpus: list[dict]) -> dict[str, str]:
+    """Id -> label JSON of every corpus record the infobox labeler can read."""
+    from needlework.labels.infobox import label_needles
+
+    return {row["id"]: json.dumps(row["label"], ensure_ascii=False)
+            for row in label_needles([r for r in corpus if r.get("infobox")]) if not row.get("error")}
+
+
+def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int) -> dict[str, Any]:
+    """Everything training needs, deterministically: tokenizer, fresh model, training examples, validation set."""
+    from needlework.tokenizer import train_word_tokenizer
+
+    labels = corpus_labels(corpus)
+    bios = labelled_bios(corpus, labels, eval_ids)
+    random.Random(f"{seed}:tiny-base:split").shuffle(bios)
+    valid_bios, train_bios = bios[: cfg["valid_bios"]], bios[cfg["valid_bios"] :]
+    names = name_parts()
+    texts = [r["text"] for r in corpus if r["id"] not in eval_ids] + [b["label"] for b in train_bios]
+    tokenizer = train_word_tokenizer(texts, cfg["bpe_vocab_size"], words=[*names[0], *names[1]],
+                                     min_count=cfg["min_word_count"])
+    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+               "pad_token_id": tokenizer.pad_token_id}
+    model = build_model(len(tokenizer), cfg, native_context, special, seed)
+    vrng = random.Random(f"{seed}:tiny-base:valid")
+    valid = [Examples(tokenizer, valid_bios, names).make(vrng, vrng.randint(native_context // 2, native_context))
+             for _ in range(cfg["valid_examples"])]
+    schedule = {k: v for k, v in cfg.items() if k != "stop_at"}  # a checkpoint resumes whatever the stop
+    fingerprint = hashlib.sha256(json.dumps([schedule, native_context, seed, len(tokenizer), sorted(eval_ids),
+                                             len(bios)], sort_keys=True).encode()).hexdigest()[:16]
+    return {"tokenizer": tokenizer, "model": model, "examples": Examples(tokenizer, train_bios, names),
+            "valid": valid, "fingerprint": fingerprint, "train_bios": len(train_bios), "valid_bios": len(valid_bios)}
+
+
+def train_tiny_base(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int,
+                    out_dir: Path, work_dir: Path) -> dict[str, Any]:
+    """Tokenizer + model trained from scratch on the corpus without ``eval_ids``; saved (safetensors, tokenizer,
+    ``training.json`` with the metrics, :data:`MANIFEST`) to ``out_dir``. ``work_dir`` holds the checkpoint."""
+    torch.set_num_threads(cfg.get("threads", 1))
+    run = prepare(corpus, eval_ids, cfg, native_context, seed)
+    model = run["model"]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log.info("tiny base: %d params, vocab %d, %d training / %d validation biographies", model.num_parameters(),
+             len(run["tokenizer"]), run["train_bios"], run["valid_bios"])
+    rows = train(model, run["examples"], run["valid"], cfg, native_context, seed, work_dir, run["fingerprint"])
+    return save(run, rows, cfg, native_context, seed, out_dir)
+
+
+def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, seed: int,
+         out_dir: Path) -> dict[str, Any]:
+    """Write the model (float16 safetensors), tokenizer, ``training.json`` and :data:`MANIFEST` to ``out_dir``."""
+    model = run["model"]
+    summary = {"parameters": model.num_parameters(), "vocab_size": len(run["tokenizer"]),
+               "train_bios": run["train_bios"], "valid_bios": run["valid_bios"], "steps": len(rows),
+               "final": rows[-1] if rows else {}, "config": cfg, "native_context": native_context, "seed": seed}
+    with atomic_path(out_dir) as tmp:
+        model.half().save_pretrained(tmp)  # float16 on disk (half the size); evaluation loads it as float32
+        model.float()
+        run["tokenizer"].save_pretrained(tmp)
+        write_json(Path(tmp) / "training.json", {**summary, "metrics": rows})
+        write_manifest(Path(tmp))
+    return summary
+
+
+def file_hashes(model_dir: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file of a model directory but the manifest itself."""
+    return {str(p.relative_to(model_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(model_dir).rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def write_manifest(model_dir: Path) -> None:
+    """Record the hash of every file (``sha256sum -c`` format) in :data:`MANIFEST`."""
+    lines = [f"{digest}  {name}\n" for name, digest in file_hashes(model_dir).items()]
+    (Path(model_dir) / MANIFEST).write_text("".join(lines), encoding="utf-8")
+
+
+def read_manifest(model_dir: Path) -> dict[str, str]:
+    """Relative path -> recorded SHA-256, from :data:`MANIFEST`."""
+    rows = (line.split("  ", 1) for line in (Path(model_dir) / MANIFEST).read_text(encoding="utf-8").splitlines())
+    return {name: digest for digest, name in rows}
+
+
+def build_from_files(corpus_jsonl: str | Path, needles_jsonl: str | Path, model_cfg: dict, seed: int,
+                     out_dir: str | Path, work_dir: str | Path) -> dict[str, Any]:
+    """:func:`train_tiny_base` on a corpus file, holding out every needle of ``needles_jsonl`` (training and
+    evaluation split: the base never saw a biography the experiment asks about or fine-tunes on)."""
+    from needlework.io import read_jsonl
+
+    needles = {r["id"] for r in read_jsonl(needles_jsonl)}
+    corpus = list(read_jsonl(corpus_jsonl))
+    return train_tiny_base(corpus, needles, model_cfg["pretrain"], model_cfg["native_context"], seed,
+                           Path(out_dir), Path(work_dir))
+
+
+def grid_predictions(model_cfg: dict, records: list[dict], *, adapter_dir: str | Path | None = None,
+                     rope: dict | None = None, batch_size: int = 8, max_new_tokens: int = 160) -> list[dict]:
+    """Prediction records of ``model_cfg``'s model (optionally RoPE-scaled or with an adapter) answering the
+    evaluation haystack ``records``: the evaluation's own backend and prompts, without its caching and tracking."""
+    from needlework.evaluate.grid import prediction_record, request_of
+    from needlework.evaluate.hf_backend import HFBackend
+    from needlework.models import load_model, load_tokenizer
+
+    model = load_model(model_cfg, adapter_dir=adapter_dir, rope_scaling=rope)
+    backend = HFBackend(model, load_tokenizer(model_cfg), batch_size=batch_size, max_new_tokens=max_new_tokens)
+    by_id = {r["id"]: r for r in records}
+    results = backend.generate([request_of(r) for r in records])
+    return sorted((prediction_record(by_id[res["id"]], res) for res in results), key=lambda p: p["id"])
+
+
+def grid_cells(model_cfg: dict, records: list[dict], name: str, scoring: str = "leaves", **kwargs: Any) -> Any:
+    """The cells table (the evaluation's scorer, ``eval.scoring``) of :func:`grid_predictions`."""
+    from needlework.evaluate.scoring import cells
+
+    return cells(grid_predictions(model_cfg, records, **kwargs), name, scoring)

@@ -1,0 +1,121 @@
+"""The shipped tiny base (models/tiny-base): committed files as recorded, whole-word tokens, and real retrieval.
+
+The retrieval tests run the evaluation's own haystack builder, backend and scorer on biographies the model never
+saw (a corpus of another seed), so a needle put in the wrong place, a label shifted against its needle, or a RoPE
+factor not applied shows up as a drop in accuracy.
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+from needlework import haystack
+from needlework.config import compose, model_config
+from needlework.corpus.build import build_corpus
+from needlework.evaluate.baseline import majority_cells
+from needlework.models import load_tokenizer
+from needlework.tiny_base import (MANIFEST, corpus_labels, file_hashes, grid_cells, grid_predictions, name_parts,
+                                  read_manifest)
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "models" / "tiny-base"
+CFG = compose(config_dir=ROOT / "conf")
+NATIVE = CFG["model"]["native_context"]
+
+
+def _mean(table):
+    return float((table["accuracy"] * table["n"]).sum() / table["n"].sum())
+
+
+def _grid(length: int, max_words: int):
+    """A grid at ``length`` (3 depths x 8 needles) over a corpus of another seed, and its majority baseline."""
+    corpus, *_ = build_corpus({"source": "synthetic", "n": 160, "non_person_rate": 0.0, "anonymize": True,
+                               "max_bad_share": 0.05}, seed=7)
+    labels = corpus_labels(corpus)
+    needles = [dict(r, label=json.loads(labels[r["id"]])) for r in corpus
+               if r["id"] in labels and len(r["text"].split()) <= max_words]
+    eval_needles, train_needles = needles[:8], needles[8:]
+    eval_ids = {r["id"] for r in eval_needles}
+    pool = [r for r in corpus if r["id"] not in eval_ids]
+    records = haystack.build_eval(eval_needles, pool, load_tokenizer(CFG["model"]), [length], [0, 50, 100], 8, 0)
+    baseline = _mean(majority_cells(records, [r["label"] for r in train_needles], "leaves"))
+    return records, baseline
+
+
+@pytest.fixture(scope="module")
+def grid():
+    """The native-length grid."""
+    return _grid(NATIVE, 120)
+
+
+@pytest.fixture(scope="module")
+def short_grid():
+    """Haystacks that hold little more than the needle (short biographies, 160 tokens with the question)."""
+    return _grid(160, 60)
+
+
+def test_committed_files_match_their_recorded_hashes():
+    recorded = read_manifest(MODEL_DIR)
+    assert {"model.safetensors", "config.json", "tokenizer.json", "training.json"} <= set(recorded)
+    assert file_hashes(MODEL_DIR) == recorded, f"models/tiny-base differs from its {MANIFEST}"
+
+
+def test_every_name_part_number_and_common_word_is_one_token():
+    tokenizer = load_tokenizer(CFG["model"])
+    first, last = name_parts()
+    words = [*first, *last, *map(str, range(2101)), *"( born march ) is a swedish ice hockey player".split()]
+    lengths = {len(ids) for ids in tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"]}
+    assert lengths == {1}
+
+
+def test_reads_the_needle_above_the_majority_baseline_when_it_comes_first(short_grid):
+    """What the shipped base does learn (README "The shipped tiny base"): the facts of the first biography of the
+    prompt; picking the asked person among several it has not learned (native-length accuracy is at the
+    baseline). A needle put in the wrong place, another person's biography in its place or a label shifted against
+    its needle brings the first-placed cells down to the baseline."""
+    records, baseline = short_grid
+    first = [r for r in records if r["depth"] < 100]  # at 160 tokens depths 0 and 50 both put the needle first
+    table = grid_cells(CFG["model"], first, "base")
+    assert _mean(table) >= baseline + 0.12, (_mean(table), baseline)
+
+
+def test_answers_in_the_schema_at_native_length(grid):
+    """Every answer parses: chat template, end token and JSON format survive from training to evaluation."""
+    records, baseline = grid
+    table = grid_cells(CFG["model"], records, "base")
+    assert table["parse_failures"].sum() == 0
+    assert _mean(table) >= baseline - 0.1, (_mean(table), baseline)
+
+
+def test_rope_scaling_from_the_model_config_is_applied(grid):
+    """The base scaled without training (tiny_base_scaled) reads positions it was never trained on: its answers
+    change (a factor silently not applied would leave them identical)."""
+    records, _ = grid
+    plain = grid_predictions(CFG["model"], records)
+    scaled = grid_predictions(model_config(CFG, "tiny_base_scaled"), records)
+    changed = sum(a["answer"] != b["answer"] for a, b in zip(plain, scaled))
+    assert changed >= len(records) // 4, (changed, len(records))
+
+
+def test_an_adapter_and_the_rope_it_was_trained_with_are_applied(grid, tmp_path):
+    """Evaluating a fine-tune loads its adapter and the RoPE scaling saved beside it: answers differ from the base
+    with the adapter alone, and from the adapter without its scaling (an adapter silently not loaded, or loaded
+    without its RoPE factor, would give identical answers)."""
+    from peft import LoraConfig, get_peft_model
+
+    from needlework.models import load_model, save_rope
+
+    records = grid[0][:8]
+    rope = {"rope_type": "linear", "factor": 2.0}
+    for name, with_rope in [("scaled", True), ("unscaled", False)]:
+        torch_model = load_model(CFG["model"])
+        peft_model = get_peft_model(torch_model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                                           init_lora_weights=False))
+        peft_model.save_pretrained(tmp_path / name)
+        if with_rope:
+            save_rope(tmp_path / name, rope)
+    base = [p["answer"] for p in grid_predictions(CFG["model"], records)]
+    scaled = [p["answer"] for p in grid_predictions(CFG["model"], records, adapter_dir=tmp_path / "scaled")]
+    unscaled = [p["answer"] for p in grid_predictions(CFG["model"], records, adapter_dir=tmp_path / "unscaled")]
+    assert sum(a != b for a, b in zip(base, unscaled)) >= len(records) // 2
+    assert sum(a != b for a, b in zip(scaled, unscaled)) >= len(records) // 4
