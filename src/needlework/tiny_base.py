@@ -1,7 +1,7 @@
-"""Train the shipped tiny base model from scratch: a small Llama that retrieves within its native context.
+"""Train the shipped tiny base model from scratch: a small Llama meant to retrieve within its native context.
 
 What it is built on, each meant to make retrieval emerge in little CPU time (README "The shipped tiny base" has
-what it reached: on one shared CPU thread, not yet retrieval):
+what it reached on 2 CPU cores: it reads a lone biography, it does not yet pick the asked one out of several):
 
 - **Whole-word tokens** (:func:`needlework.tokenizer.train_word_tokenizer`): every corpus word, every name part
   of the lists the corpus draws names from, and every number is one token, so finding the person the question
@@ -15,6 +15,8 @@ what it reached: on one shared CPU thread, not yet retrieval):
   grow from one biography to the native context over the first part of training, then stay uniform up to it.
 - **Many answers per haystack**: after the evaluation's question, further turns ask about other biographies of
   the same haystack; JSON-key targets are thinned (the output head over the whole vocabulary is the costly part).
+- **Names said again** (``repeat_weight``): an auxiliary loss on every name part that recurs in the haystack, to
+  tie each biography's tokens to its person (the first half of finding the asked person's facts).
 
 Evaluation needles never enter training (neither as needle nor as distractor). Training checkpoints every few
 minutes and resumes from the last checkpoint of the same configuration.
