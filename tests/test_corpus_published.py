@@ -18,8 +18,7 @@ STEM = FIXTURE.stem
 README_OVERRIDES = ("data=jsonl data.path={path} data.text_field=bio data.label_field=json data.anonymize=false "
                     "labeler=field")
 SMALL = ("needles.n_train=40 needles.n_eval=3 needles.max_words=80 context.lengths=[256,384] context.depths=[0,100] "
-         "context.needles_per_cell=1 context.train_lengths=[512] context.train_examples=8 "
-         "model.build.vocab_size=512 model.build.pretrain.steps=2")
+         "context.needles_per_cell=1 context.train_lengths=[512] context.train_examples=8")
 
 
 def test_invalid_labels_are_dropped_and_listed_duplicates_merged():

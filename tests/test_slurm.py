@@ -52,13 +52,23 @@ def test_training_chain_runs_as_slurm_jobs_with_the_configured_resources(slurm_c
                                 capture_output=True, text=True, check=True).stdout
     jobs = {line.split("|")[0].split("_wildcards_")[0]: line.split("|")[1:]  # comment: rule_<name>[_wildcards_..]
             for line in accounting.splitlines() if line.startswith("rule_")}
-    assert set(jobs) == {"rule_build_corpus", "rule_select_needles", "rule_label_needles", "rule_build_model",
+    assert set(jobs) == {"rule_build_corpus", "rule_select_needles", "rule_label_needles",  # the base is shipped
                          "rule_haystacks_train", "rule_finetune"}, accounting
     assert all(state == "COMPLETED" for state, *_ in jobs.values()), accounting
     _, mem, limit, cpus = jobs["rule_finetune"]
     assert limit == "00:07:00" and cpus == "1", accounting  # resources.train.runtime / .cpus
     assert int(mem.rstrip("M")) >= 1500, accounting  # resources.train.mem_mb (the plugin adds a little headroom)
     assert jobs["rule_build_corpus"][2] == "00:30:00", accounting  # the profile's default-resources
+
+
+def test_the_shipped_cpu_base_asks_for_no_gpu(tmp_path):
+    """The default's tiny base (`gpus: 0`) trains and evaluates on CPU: a GPU request would make sbatch refuse the
+    job on a cluster without GPUs."""
+    result = snakemake(tmp_path, "-n", overrides="")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rule in ("finetune", "evaluate_model"):
+        for block in result.stdout.split(f"rule {rule}:")[1:]:
+            assert "gpu=0" in block.split("\n\n", 1)[0], block
 
 
 def test_rules_ask_for_gpus_from_the_config(tmp_path):

@@ -17,7 +17,7 @@ from needlework.paths import Paths
 from needlework.sweep import objective
 from workflow_helpers import ROOT, SMALL, snakemake
 
-SHARED_STAGES = ("corpus", "needles", "labels", "model", "haystacks_train", "haystacks_eval")
+SHARED_STAGES = ("corpus", "needles", "labels", "haystacks_train", "haystacks_eval")  # the base is shipped
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +70,13 @@ def test_shared_stages_are_built_once_and_each_combination_keeps_its_own_outputs
     for stage in SHARED_STAGES:
         assert _stage_runs(db, stage) == 1, stage
     assert _stage_runs(db, "train") == 2 and _stage_runs(db, "report") == 2
-    assert _stage_runs(db, "evaluate") == 3  # base once (it does not depend on LoRA), finetuned per combination
+    assert _stage_runs(db, "evaluate") == 4  # base and scaled base once (no LoRA in them), finetuned per combination
     reports = sorted((sweep / "results" / "report").glob("default-*/index.html"))
     assert len(reports) == 2
     latest = sweep / "results" / "report" / "default"
     assert latest.is_symlink() and (latest / "index.html").read_text() in {r.read_text() for r in reports}
-    assert len(list((sweep / "results" / "train").glob("tiny-lora8-*"))) == 1
-    assert len(list((sweep / "results" / "train").glob("tiny-lora16-*"))) == 1
+    assert len(list((sweep / "results" / "train").glob("tiny_base-lora8-*"))) == 1
+    assert len(list((sweep / "results" / "train").glob("tiny_base-lora16-*"))) == 1
 
 
 @pytest.mark.slow

@@ -89,14 +89,22 @@ def model_config(cfg: dict[str, Any], name: str) -> dict[str, Any]:
 
 def group_config(cfg: dict[str, Any], group: str, option: str, where: str) -> dict[str, Any]:
     """Compose another option of a config group (e.g. `labeler=openai`) with the experiment's search path."""
+    from hydra.core.global_hydra import GlobalHydra
+
     meta = cfg["_meta"]
     extra = [t for t in meta["overrides"] if t.startswith("hydra.searchpath")]
+    outer = GlobalHydra.instance().hydra  # set inside a Hydra app (a sweep job): put back afterwards
+    GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=meta["config_dir"], version_base="1.3"):
             sub = hydra_compose(config_name="config", overrides=[*extra, f"{group}={option}"])
         return OmegaConf.to_container(sub[group], resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"config key {where}: {group} '{option}': {_describe(exc)}") from None
+    finally:
+        GlobalHydra.instance().clear()
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
 
 
 def validate(cfg: dict[str, Any]) -> None:

@@ -85,8 +85,14 @@ def evaluation_threads(model_name):
 
 
 def evaluation_gpus(model_name, built_here):
-    """A local hub model evaluates on one GPU; a model built here (tiny) and API models need none."""
-    return 0 if is_api(model_name) or built_here else 1
+    """A local hub model evaluates on one GPU; a model built here (tiny), one with `gpus: 0` (the shipped tiny
+    base) and API models need none."""
+    return 0 if is_api(model_name) or built_here or not model_config(CFG, model_name).get("gpus", 1) else 1
+
+
+def training_gpus():
+    """GPUs the fine-tuning step asks the scheduler for: train.num_processes for a hub model, none for a CPU one."""
+    return CFG["train"]["num_processes"] if CFG["model"]["path"] and CFG["model"].get("gpus", 1) else 0
 
 
 def eval_threads(wildcards):

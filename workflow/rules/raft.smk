@@ -110,7 +110,7 @@ rule raft_finetune:
         gpu_hour_usd=CFG["train"].get("gpu_hour_usd", 0.0),
     threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     resources:
-        **step_resources("train", gpu=CFG["train"]["num_processes"] if CFG["model"]["path"] else 0),
+        **step_resources("train", gpu=training_gpus()),
     conda:
         GPU_ENV if CFG["lora"]["method"] == "qlora" else ENV
     log:

@@ -13,7 +13,7 @@ rule finetune:
         checkpoints=P.train_dir / "checkpoints",
     threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     resources:
-        **step_resources("train", gpu=CFG["train"]["num_processes"] if CFG["model"]["path"] else 0),
+        **step_resources("train", gpu=training_gpus()),
     conda:
         GPU_ENV if CFG["lora"]["method"] == "qlora" else ENV
     log:
