@@ -119,3 +119,41 @@ def test_an_adapter_and_the_rope_it_was_trained_with_are_applied(grid, tmp_path)
     unscaled = [p["answer"] for p in grid_predictions(CFG["model"], records, adapter_dir=tmp_path / "unscaled")]
     assert sum(a != b for a, b in zip(base, unscaled)) >= len(records) // 2
     assert sum(a != b for a, b in zip(scaled, unscaled)) >= len(records) // 4
+
+
+def test_repeat_targets_are_names_said_again_before_the_first_answer():
+    """The auxiliary loss asks for a name part only where it was seen before in the row, and never in answers."""
+    import torch
+
+    from needlework.tiny_base import repeat_targets
+
+    ann, lee, x = 10, 11, 5  # two name parts and another word
+    ids = torch.tensor([[ann, x, lee, x, lee, ann, x, lee, ann]])
+    targets = torch.full_like(ids, -100)
+    targets[0, 6:8] = ids[0, 7:9]  # the answer is positions 7-8 (each target sits one position before its token)
+    out = repeat_targets(ids, targets, torch.tensor([ann, lee]))
+    # lee again at 4 (predicted from 3), ann again at 5 (from 4); 7 and 8 are answer tokens
+    assert {p: int(t) for p, t in enumerate(out[0]) if t != -100} == {3: lee, 4: ann}
+
+
+def test_a_stopped_training_resumes_to_the_same_weights(tmp_path):
+    """`snakemake tiny_base` killed and rerun loses nothing: a run cut at step 2 and resumed from its checkpoint
+    gives the same weights and tokenizer as one uninterrupted run (same seed, one thread)."""
+    from needlework.tiny_base import train_tiny_base
+
+    corpus, *_ = build_corpus({"source": "synthetic", "n": 60, "non_person_rate": 0.0, "anonymize": True,
+                               "max_bad_share": 0.05}, seed=3)
+    cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
+           "steps": 4, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "eval_every": 2,
+           "threads": 1, "stop_at": None}
+    held_out = {corpus[0]["id"]}
+
+    def run(name, stop_at=None):
+        return train_tiny_base(corpus, held_out, {**cfg, "stop_at": stop_at}, 128, 0, tmp_path / name,
+                               tmp_path / f"{name}.work")
+
+    run("straight")
+    assert run("cut", stop_at=2)["steps"] == 2
+    assert run("cut")["steps"] == 4  # same work dir: resumes at step 2
+    for name in ("model.safetensors", "tokenizer.json"):
+        assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path, write_json
-from needlework.paths import REPO_ROOT
+from needlework.paths import local_path
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,7 @@ def model_path(model_cfg: dict) -> str:
     raw = model_cfg.get("path")
     if not raw:
         raise InputError(f"config key model.path: no base model given for model {model_cfg.get('name', '?')!r}")
-    local = Path(str(raw)).expanduser()
-    if not local.is_absolute() and not local.exists() and (REPO_ROOT / local).is_dir():
-        local = REPO_ROOT / local
+    local = local_path(raw)
     if local.exists():
         if not local.is_dir():
             raise InputError(f"config key model.path: {raw} is a file, expected a model directory or a hub id")

@@ -27,16 +27,22 @@ MANIFEST = "SHA256SUMS"  # hashes of a shipped model directory's files (needlewo
 REPO_ROOT = Path(__file__).resolve().parents[2]  # relative model paths not found here are looked up in the checkout
 
 
+def local_path(raw: str) -> Path:
+    """``raw`` as a filesystem path; a relative one that is not there is looked up in the checkout (the shipped
+    ``models/tiny-base`` works from any working directory)."""
+    local = Path(str(raw)).expanduser()
+    if not local.is_absolute() and not local.exists() and (REPO_ROOT / local).is_dir():
+        return REPO_ROOT / local
+    return local
+
+
 def weights_identity(model: dict[str, Any]) -> str | None:
     """The recorded file hashes of a local model directory that ships them (``models/tiny-base``), so replacing
     its weights or tokenizer changes every key that depends on them; None for hub ids and unmanifested dirs."""
     raw = model.get("path")
     if not raw:
         return None
-    local = Path(str(raw)).expanduser()
-    if not local.is_absolute() and not local.exists():
-        local = REPO_ROOT / local
-    manifest = local / MANIFEST
+    manifest = local_path(raw) / MANIFEST
     return manifest.read_text(encoding="utf-8") if manifest.is_file() else None
 
 

@@ -245,10 +245,9 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
         lead_only = rng.random() < lead_share_at(step, cfg)
         ids, targets = batch_of([examples.make(rng, length, cfg["questions"], lead_only)
                                  for _ in range(cfg["batch_size"])], pad)
-        repeats = repeat_targets(ids, targets, names) if cfg.get("repeat_weight") else None
+        repeats = repeat_targets(ids, targets, names) if cfg["repeat_weight"] else None
         targets = thin_skeleton(targets, keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
-        loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg.get("repeat_weight", 0.0),
-                                cfg.get("autocast", False))
+        loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg["repeat_weight"], cfg["autocast"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -363,7 +362,7 @@ def train_tiny_base(corpus: list[dict], eval_ids: set[str], cfg: dict, native_co
                     out_dir: Path, work_dir: Path) -> dict[str, Any]:
     """Tokenizer + model trained from scratch on the corpus without ``eval_ids``; saved (safetensors, tokenizer,
     ``training.json`` with the metrics, :data:`MANIFEST`) to ``out_dir``. ``work_dir`` holds the checkpoint."""
-    torch.set_num_threads(cfg.get("threads", 1))
+    torch.set_num_threads(cfg["threads"])
     run = prepare(corpus, eval_ids, cfg, native_context, seed)
     model = run["model"]
     work_dir.mkdir(parents=True, exist_ok=True)
