@@ -92,6 +92,19 @@ def test_result_keys_change_only_with_the_config_they_depend_on():
     assert base.eval_dir("finetuned") != rank64.eval_dir("finetuned")
     assert base.eval_dir("base") == rank64.eval_dir("base")
     assert Paths(compose("seed=1", config_dir=CONF)).corpus_dir != base.corpus_dir
+    on_gpu = Paths(compose("model.gpus=1", config_dir=CONF))  # where a step runs is not what it computes
+    assert on_gpu.train_dir == base.train_dir and on_gpu.eval_dir("base") == base.eval_dir("base")
+
+
+def test_the_scaled_base_uses_the_scaling_the_default_fine_tune_chooses():
+    """`tiny_base_scaled` is the "extension without training" point of the default fine-tune: same RoPE type and
+    factor as the one chosen from the training haystacks (longest + answer room over the native context)."""
+    from needlework.models import rope_scaling_for
+
+    cfg = compose(config_dir=CONF)
+    needed = max(cfg["context"]["train_lengths"]) + cfg["train"]["max_answer_tokens"]
+    chosen = rope_scaling_for(cfg["model"]["native_context"], needed, cfg["train"]["rope_type"])
+    assert model_config(cfg, "tiny_base_scaled")["rope_scaling"] == chosen
 
 
 def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_them(tmp_path):

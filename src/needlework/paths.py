@@ -15,7 +15,7 @@ from needlework.config import fingerprint, model_config
 # what was computed: the cost estimate, and how an endpoint is called rather than what it is asked.
 _TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd", "export_merged")
 _CALL_KEYS_NOT_IN_HASH = ("max_concurrency", "timeout_s", "max_retries", "price_input_per_1m",
-                          "price_output_per_1m", "tokenizer", "compare_with", "api_key_env")
+                          "price_output_per_1m", "tokenizer", "compare_with", "api_key_env", "gpus")
 
 
 def semantic(section: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ class Paths:
         self.k_labels = fingerprint(self.k_needles, labeler)
         # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
         weights = weights_identity(model)
-        self.k_model = fingerprint(model, seed, self.k_labels if model["path"] is None else weights)
+        self.k_model = fingerprint(semantic(model), seed, self.k_labels if model["path"] is None else weights)
         # Haystacks depend on the tokenizer only (not on dtype or attention kernel of the same model).
         k_tokenizer = (self.k_model if model["path"] is None
                        else fingerprint(model["path"], model.get("chat_template"), *[weights] * bool(weights)))
