@@ -246,6 +246,21 @@ def test_report_has_failures_baseline_and_escapes_answers(tmp_path):
     assert _report(tmp_path, baseline=_baseline(0.5), out="again").read_bytes() == path.read_bytes()
 
 
+def test_verdict_names_the_lengths_where_a_model_beats_the_baseline(tmp_path):
+    """A model that retrieves within its native context and fails beyond it is at the baseline overall: the
+    verdict says at which lengths it is above the baseline instead of hiding them in the mean."""
+    cells = pd.concat([_cells({"short": 0.95}, lengths=(1024,)), _cells({"short": 0.1}, lengths=(2048,)),
+                       _cells({"flat": 0.5})])
+    cost_df = pd.DataFrame({"model": ["short", "flat"], "usd_per_1k_queries": [0.0, 0.0]})
+    page = html.write_report(tmp_path, experiment="default", cells=cells, baseline=_baseline(0.5), cost=cost_df,
+                             training=None, predictions_by_model={}, images={}, notes=[],
+                             scoring="leaves").read_text(encoding="utf-8")
+    verdicts = dict(re.findall(r"<td>(short|flat)</td>.*?<td class=\"verdict-\w+\">([^<]*)</td>", page, re.DOTALL))
+    assert verdicts == {"short": "above baseline at 1,024 tokens only; overall at or below baseline: no evidence "
+                                 "of retrieval",
+                        "flat": "at or below baseline: no evidence of retrieval"}
+
+
 def test_report_states_the_scoring_it_used(tmp_path):
     assert re.search(r"Scoring: <strong>leaves</strong>", _report(tmp_path).read_text(encoding="utf-8"))
     page = _report(tmp_path, out="published", scoring="published").read_text(encoding="utf-8")

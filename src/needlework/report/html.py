@@ -60,7 +60,7 @@ def write_report(
       report; the failure table scores with it too.
     """
     base = _baseline_summary(baseline)
-    summary = _summary_rows(cells, base, cost)
+    summary = _summary_rows(cells, base, cost, _lengths_above(cells, baseline))
     context = {
         "experiment": experiment,
         "baseline": base,
@@ -101,7 +101,22 @@ def _baseline_summary(baseline: pd.DataFrame | None) -> dict[str, Any] | None:
     }
 
 
-def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.DataFrame) -> list[dict[str, Any]]:
+def _lengths_above(cells: pd.DataFrame, baseline: pd.DataFrame | None) -> dict[str, list[int]]:
+    """Model -> the context lengths where it is above the baseline by the overall verdict's rule (95% interval
+    above the baseline's accuracy at that length, by at least ``NEAR_BASELINE``)."""
+    if baseline is None or baseline.empty:
+        return {}
+    base = aggregate(baseline, ["context_length"]).set_index("context_length")["accuracy"]
+    above: dict[str, list[int]] = {}
+    for _, row in aggregate(cells, ["model", "context_length"]).iterrows():
+        length = row["context_length"]
+        if length in base.index and row["ci_low"] > base[length] and row["accuracy"] - base[length] >= NEAR_BASELINE:
+            above.setdefault(str(row["model"]), []).append(int(length))
+    return above
+
+
+def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.DataFrame,
+                  above: dict[str, list[int]]) -> list[dict[str, Any]]:
     usd = dict(zip(cost["model"], cost["usd_per_1k_queries"])) if "usd_per_1k_queries" in cost else {}
     rows = []
     for _, agg in aggregate(cells, ["model"]).iterrows():
@@ -114,6 +129,10 @@ def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.Dat
             verdict, css, flag = "near baseline: little evidence of retrieval", "verdict-near", True
         else:
             verdict, css, flag = "above baseline", "verdict-ok", False
+        lengths = above.get(str(agg["model"]), [])
+        if flag and lengths:  # e.g. retrieval within the native context only: say where
+            verdict = f"above baseline at {', '.join(f'{x:,}' for x in sorted(lengths))} tokens only; overall {verdict}"
+            css = "verdict-near"
         n = int(agg["n"])
         rows.append({
             "model": str(agg["model"]),
