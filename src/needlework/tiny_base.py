@@ -1,7 +1,8 @@
 """Train the shipped tiny base model from scratch: a small Llama meant to retrieve within its native context.
 
-What it is built on, each meant to make retrieval emerge in little CPU time (README "The shipped tiny base" has
-what it reached on 2 CPU cores: it reads a lone biography, it does not yet pick the asked one out of several):
+What it is built on, each meant to make retrieval emerge in little compute (README "The shipped tiny base" has
+what it reached in 189 s on one GPU: the asked biography at every depth of 256-token haystacks, the baseline at
+512):
 
 - **Whole-word tokens** (:func:`needlework.tokenizer.train_word_tokenizer`): every corpus word, every name part
   of the lists the corpus draws names from, and every number is one token, so finding the person the question
@@ -19,7 +20,8 @@ what it reached on 2 CPU cores: it reads a lone biography, it does not yet pick 
   tie each biography's tokens to its person (the first half of finding the asked person's facts).
 
 Evaluation needles never enter training (neither as needle nor as distractor). Training checkpoints every few
-minutes and resumes from the last checkpoint of the same configuration.
+minutes and resumes from the last checkpoint of the same configuration. Every step's batch is a function of the
+step alone, made in worker processes beside a GPU (``workers``), in the training process on a CPU.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -34,17 +37,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import tokenizers
 import torch
 import torch.nn.functional as F
+import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import InputError, atomic_path, write_json
+from needlework.progress import progress
 from needlework.paths import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+NOT_IN_FINGERPRINT = ("stop_at", "workers", "checkpoint_minutes")  # a checkpoint resumes whatever these are
+OPTIONAL = {"device": "cpu", "workers": 0, "extra_bios": 0, "stop_at": None}  # pretrain keys that may be left out
 _WORD = r"(?<![^\W_]){}(?![^\W_])"  # a whole word: not preceded or followed by a letter or digit
 Example = tuple[list[int], list[tuple[int, int]]]  # token ids and the (start, end) span of every answer
 
@@ -156,7 +164,7 @@ def answer_loss(model: LlamaForCausalLM, ids: torch.Tensor, targets: torch.Tenso
     not counting ``skeleton`` tokens (the JSON keys and punctuation every answer has). With ``repeats`` (targets
     of name tokens seen before in the haystack, :func:`repeat_targets`), ``repeat_weight`` x their cross-entropy
     is added: predicting a person's name again ties every token of a biography to the person it is about."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=autocast):
         hidden = model.model(input_ids=ids).last_hidden_state
         where = targets != -100
         logits = model.lm_head(hidden[where]).float()
@@ -165,7 +173,7 @@ def answer_loss(model: LlamaForCausalLM, ids: torch.Tensor, targets: torch.Tenso
         if repeats is not None and repeat_weight > 0 and bool((repeats != -100).any()):
             more = repeats != -100
             loss = loss + repeat_weight * F.cross_entropy(model.lm_head(hidden[more]).float(), repeats[more])
-    values = torch.tensor([int(t) not in skeleton for t in gold.tolist()])
+    values = ~torch.isin(gold, torch.tensor(sorted(skeleton), dtype=gold.dtype, device=gold.device))
     right = (logits.argmax(-1) == gold)[values]
     return loss, float(right.float().mean()) if len(right) else float("nan")
 
@@ -178,13 +186,12 @@ def repeat_targets(ids: torch.Tensor, targets: torch.Tensor, name_ids: torch.Ten
     for row in range(ids.shape[0]):
         answers = (targets[row] != -100).nonzero()
         end = int(answers[0]) if len(answers) else ids.shape[1] - 1
-        seen: set[int] = set()
-        for pos in range(end + 1):
-            token = int(ids[row, pos])
-            if is_name[row, pos]:
-                if token in seen and pos > 0:
-                    out[row, pos - 1] = token
-                seen.add(token)
+        seq = ids[row, : end + 1]
+        where = torch.arange(len(seq))
+        _, which = torch.unique(seq, return_inverse=True)
+        first = torch.full((int(which.max()) + 1,), len(seq)).scatter_reduce(0, which, where, "amin")
+        again = where[is_name[row, : end + 1] & (where > first[which]) & (where > 0)]
+        out[row, again - 1] = seq[again]
     return out
 
 
@@ -215,38 +222,89 @@ def max_length_at(step: int, cfg: dict, native_context: int) -> int:
     return int(low + (native_context - low) * min(1.0, step / ramp))
 
 
+class Batches(torch.utils.data.Dataset):
+    """The training batch of every step: a function of the step alone (seeded by it), so batches can be made
+    in worker processes, in any number, with the same bytes as in the training process."""
+
+    def __init__(self, examples: Examples, cfg: dict, native_context: int, seed: int):
+        self.examples, self.cfg, self.native_context, self.seed = examples, cfg, native_context, seed
+        self.pad = examples.tokenizer.pad_token_id
+        self.keys = key_tokens(examples.tokenizer)
+        self.names = name_token_ids(examples.tokenizer, examples.names)
+
+    def __len__(self) -> int:
+        return self.cfg["steps"]
+
+    def __getitem__(self, step: int) -> dict[str, Any]:
+        cfg = self.cfg
+        rng = random.Random(f"{self.seed}:tiny-base:{step}")
+        length = rng.randint(cfg["min_length"], max_length_at(step, cfg, self.native_context))
+        lead_only = rng.random() < lead_share_at(step, cfg)
+        ids, targets = batch_of([self.examples.make(rng, length, cfg["questions"], lead_only)
+                                 for _ in range(cfg["batch_size"])], self.pad)
+        repeats = repeat_targets(ids, targets, self.names) if cfg["repeat_weight"] else None
+        targets = thin_skeleton(targets, self.keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
+        return {"step": step, "ids": ids, "targets": targets, "repeats": repeats, "length": length,
+                "lead_only": lead_only}
+
+
+def device_of(cfg: dict) -> torch.device:
+    """``cfg["device"]``: ``auto`` is the GPU where there is one, else the CPU."""
+    name = cfg.get("device", OPTIONAL["device"])
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def workers_of(cfg: dict, device: torch.device) -> int:
+    """``cfg["workers"]``: ``auto`` is every core but one beside a GPU (batch making is then the bottleneck),
+    none on the CPU (the training process uses the cores)."""
+    workers = cfg.get("workers", OPTIONAL["workers"])
+    if workers == "auto":
+        workers = max(0, (os.cpu_count() or 1) - 1) if device.type == "cuda" else 0
+    return int(workers)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
 def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg: dict,
           native_context: int, seed: int, work_dir: Path, fingerprint: str) -> list[dict]:
     """AdamW (warmup, cosine) on seeded batches; checkpoints every ``checkpoint_minutes`` and resumes from one of
     the same ``fingerprint``. Returns the metrics rows (step, loss, answer-token accuracy, validation)."""
+    device = device_of(cfg)
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], betas=(0.9, 0.95),
-                            weight_decay=cfg["weight_decay"])
+                            weight_decay=cfg["weight_decay"], fused=device.type == "cuda" or None)
     steps, warmup = cfg["steps"], max(1, int(0.03 * cfg["steps"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
     ckpt, start, rows = work_dir / CHECKPOINT, 0, []
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         if state["fingerprint"] == fingerprint:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
             start, rows = state["step"], state["rows"]
             log.info("resuming from step %d (%s)", start, ckpt)
-    pad, skeleton = examples.tokenizer.pad_token_id, skeleton_of(valid)
-    keys = key_tokens(examples.tokenizer)
-    names = name_token_ids(examples.tokenizer, examples.names)
+    skeleton = skeleton_of(valid)
+    stop = min(steps, cfg.get("stop_at") or steps)
+    workers = workers_of(cfg, device)
+    loader = torch.utils.data.DataLoader(
+        Batches(examples, cfg, native_context, seed), batch_size=None, sampler=range(start, stop),
+        num_workers=workers, prefetch_factor=8 if workers else None, worker_init_fn=_one_thread if workers else None,
+        pin_memory=device.type == "cuda")
+    log.info("training on %s, batches made by %d worker processes", device, workers)
+    if workers:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer runs in the forked workers
     last_save, t0, tokens = time.monotonic(), time.monotonic(), 0
     model.train()
-    stop = min(steps, cfg.get("stop_at") or steps)
-    for step in range(start, stop):
-        rng = random.Random(f"{seed}:tiny-base:{step}")
-        length = rng.randint(cfg["min_length"], max_length_at(step, cfg, native_context))
-        lead_only = rng.random() < lead_share_at(step, cfg)
-        ids, targets = batch_of([examples.make(rng, length, cfg["questions"], lead_only)
-                                 for _ in range(cfg["batch_size"])], pad)
-        repeats = repeat_targets(ids, targets, names) if cfg["repeat_weight"] else None
-        targets = thin_skeleton(targets, keys, cfg["skeleton_share"], torch.Generator().manual_seed(step))
+    for batch in progress(loader, desc="tiny base", unit="step", initial=start, total=stop):
+        step = batch["step"]
+        ids, targets = batch["ids"].to(device), batch["targets"].to(device)
+        repeats = None if batch["repeats"] is None else batch["repeats"].to(device)
         loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg["repeat_weight"], cfg["autocast"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -255,15 +313,14 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
         opt.zero_grad(set_to_none=True)
         tokens += ids.numel()
         row = {"step": step + 1, "loss": round(float(loss.detach()), 4), "value_acc": round(acc, 4),
-               "length": length, "lead_only": lead_only}
+               "length": batch["length"], "lead_only": batch["lead_only"]}
         if (step + 1) % cfg["eval_every"] == 0 or step + 1 == stop:
-            row.update(validate(model, valid, pad))
-            row["tokens_per_s"] = round(tokens / (time.monotonic() - t0))
+            row.update(validate(model, valid, examples.tokenizer.pad_token_id))
+            elapsed = time.monotonic() - t0  # since this run (or resume) started
+            row.update(seconds=round(elapsed, 1), tokens_per_s=round(tokens / elapsed))
             log.info("step %d/%d %s", step + 1, steps, json.dumps(row))
             model.train()
         rows.append(row)
-        if (step + 1) % 20 == 0 and "valid_loss" not in row:
-            log.info("step %d/%d %s", step + 1, steps, json.dumps(row))
         if time.monotonic() - last_save > 60 * cfg["checkpoint_minutes"] or step + 1 == stop:
             _save_checkpoint(ckpt, model, opt, sched, step + 1, rows, fingerprint)
             last_save = time.monotonic()
@@ -307,7 +364,8 @@ def validate(model: LlamaForCausalLM, valid: list[Example], pad: int) -> dict[st
     losses, accs = [], []
     for start in range(0, len(valid), 8):
         ids, targets = batch_of(valid[start : start + 8], pad)
-        loss, acc = answer_loss(model, ids, targets, skeleton)
+        device = next(model.parameters()).device
+        loss, acc = answer_loss(model, ids.to(device), targets.to(device), skeleton)
         losses.append(float(loss))
         accs.append(acc)
     return {"valid_loss": round(sum(losses) / len(losses), 4), "valid_value_acc": round(sum(accs) / len(accs), 4)}
@@ -333,16 +391,19 @@ def corpus_labels(corpus: list[dict]) -> dict[str, str]:
             for row in label_needles([r for r in corpus if r.get("infobox")]) if not row.get("error")}
 
 
-def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int) -> dict[str, Any]:
-    """Everything training needs, deterministically: tokenizer, fresh model, training examples, validation set."""
+def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int,
+            extra: list[dict] = ()) -> dict[str, Any]:
+    """Everything training needs, deterministically: tokenizer (of the corpus), fresh model, training examples
+    (the corpus's and ``extra``'s), validation set (the corpus's)."""
     from needlework.tokenizer import train_word_tokenizer
 
     labels = corpus_labels(corpus)
     bios = labelled_bios(corpus, labels, eval_ids)
     random.Random(f"{seed}:tiny-base:split").shuffle(bios)
     valid_bios, train_bios = bios[: cfg["valid_bios"]], bios[cfg["valid_bios"] :]
-    names = name_parts()
     texts = [r["text"] for r in corpus if r["id"] not in eval_ids] + [b["label"] for b in train_bios]
+    train_bios += labelled_bios(extra, corpus_labels(extra), set())
+    names = name_parts()
     tokenizer = train_word_tokenizer(texts, cfg["bpe_vocab_size"], words=[*names[0], *names[1]],
                                      min_count=cfg["min_word_count"])
     special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
@@ -351,7 +412,7 @@ def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: i
     vrng = random.Random(f"{seed}:tiny-base:valid")
     valid = [Examples(tokenizer, valid_bios, names).make(vrng, vrng.randint(native_context // 2, native_context))
              for _ in range(cfg["valid_examples"])]
-    schedule = {k: v for k, v in cfg.items() if k != "stop_at"}  # a checkpoint resumes whatever the stop
+    schedule = {k: v for k, v in cfg.items() if k not in NOT_IN_FINGERPRINT}
     fingerprint = hashlib.sha256(json.dumps([schedule, native_context, seed, len(tokenizer), sorted(eval_ids),
                                              len(bios)], sort_keys=True).encode()).hexdigest()[:16]
     return {"tokenizer": tokenizer, "model": model, "examples": Examples(tokenizer, train_bios, names),
@@ -359,11 +420,12 @@ def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: i
 
 
 def train_tiny_base(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int,
-                    out_dir: Path, work_dir: Path) -> dict[str, Any]:
-    """Tokenizer + model trained from scratch on the corpus without ``eval_ids``; saved (safetensors, tokenizer,
-    ``training.json`` with the metrics, :data:`MANIFEST`) to ``out_dir``. ``work_dir`` holds the checkpoint."""
+                    out_dir: Path, work_dir: Path, extra: list[dict] = ()) -> dict[str, Any]:
+    """Tokenizer + model trained from scratch on the corpus without ``eval_ids`` (and on ``extra`` biographies,
+    training examples only); saved (safetensors, tokenizer, ``training.json`` with the metrics, :data:`MANIFEST`)
+    to ``out_dir``. ``work_dir`` holds the checkpoint."""
     torch.set_num_threads(cfg["threads"])
-    run = prepare(corpus, eval_ids, cfg, native_context, seed)
+    run = prepare(corpus, eval_ids, cfg, native_context, seed, list(extra))
     model = run["model"]
     work_dir.mkdir(parents=True, exist_ok=True)
     log.info("tiny base: %d params, vocab %d, %d training / %d validation biographies", model.num_parameters(),
@@ -378,7 +440,10 @@ def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, 
     model = run["model"]
     summary = {"parameters": model.num_parameters(), "vocab_size": len(run["tokenizer"]),
                "train_bios": run["train_bios"], "valid_bios": run["valid_bios"], "steps": len(rows),
-               "final": rows[-1] if rows else {}, "config": cfg, "native_context": native_context, "seed": seed}
+               "final": rows[-1] if rows else {}, "config": cfg, "native_context": native_context, "seed": seed,
+               "device": torch.cuda.get_device_name() if device_of(cfg).type == "cuda" else "cpu",
+               "versions": {lib.__name__: lib.__version__ for lib in (torch, transformers, tokenizers)}}
+    model.cpu()
     with atomic_path(out_dir) as tmp:
         model.half().save_pretrained(tmp)  # float16 on disk (half the size); evaluation loads it as float32
         model.float()
@@ -414,8 +479,25 @@ def build_from_files(corpus_jsonl: str | Path, needles_jsonl: str | Path, model_
 
     needles = {r["id"] for r in read_jsonl(needles_jsonl)}
     corpus = list(read_jsonl(corpus_jsonl))
-    return train_tiny_base(corpus, needles, model_cfg["pretrain"], model_cfg["native_context"], seed,
-                           Path(out_dir), Path(work_dir))
+    cfg = model_cfg["pretrain"]
+    return train_tiny_base(corpus, needles, cfg, model_cfg["native_context"], seed, Path(out_dir), Path(work_dir),
+                           extra=extra_bios(cfg.get("extra_bios", OPTIONAL["extra_bios"]), seed))
+
+
+EXTRA_SEED = 1_000_003  # added to the experiment's seed: the extra biographies are never the corpus's own
+
+
+def extra_bios(n: int, seed: int) -> list[dict]:
+    """``n`` more synthetic biographies (anonymized, persons only) for training only: more distinct biographies
+    than the experiment's corpus, so that the base learns to read them rather than memorise them. Ids are
+    prefixed ``pretrain-`` (never an id of the corpus)."""
+    if not n:
+        return []
+    from needlework.corpus.build import build_corpus
+
+    records, *_ = build_corpus({"source": "synthetic", "n": n, "non_person_rate": 0.0, "anonymize": True,
+                                "max_bad_share": 0.05}, seed=seed + EXTRA_SEED)
+    return [{**r, "id": f"pretrain-{r['id']}"} for r in records]
 
 
 def grid_predictions(model_cfg: dict, records: list[dict], *, adapter_dir: str | Path | None = None,
