@@ -14,8 +14,8 @@ from needlework.config import compose, model_config
 from needlework.corpus.build import build_corpus
 from needlework.evaluate.baseline import majority_cells
 from needlework.models import load_tokenizer
-from needlework.tiny_base import (MANIFEST, corpus_labels, file_hashes, grid_cells, grid_predictions, name_parts,
-                                  read_manifest)
+from needlework.tiny_base import (MANIFEST, OPTIONAL, corpus_labels, extra_bios, file_hashes, grid_cells,
+                                  grid_predictions, name_parts, prepare, read_manifest)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "tiny-base"
@@ -49,9 +49,9 @@ def grid():
 
 
 @pytest.fixture(scope="module")
-def short_grid():
-    """Haystacks that hold little more than the needle (short biographies, 160 tokens with the question)."""
-    return _grid(160, 60)
+def half_grid():
+    """Half the native context (256 tokens: the needle among one or two other biographies)."""
+    return _grid(NATIVE // 2, 120)
 
 
 def test_committed_files_match_their_recorded_hashes():
@@ -68,15 +68,26 @@ def test_every_name_part_number_and_common_word_is_one_token():
     assert lengths == {1}
 
 
-def test_reads_the_needle_above_the_majority_baseline_when_it_comes_first(short_grid):
-    """What the shipped base does learn (README "The shipped tiny base"): the facts of the first biography of the
-    prompt; picking the asked person among several it has not learned (native-length accuracy is at the
-    baseline). A needle put in the wrong place, another person's biography in its place or a label shifted against
-    its needle brings the first-placed cells down to the baseline."""
-    records, baseline = short_grid
-    first = [r for r in records if r["depth"] < 100]  # at 160 tokens depths 0 and 50 both put the needle first
-    table = grid_cells(CFG["model"], first, "base")
-    assert _mean(table) >= baseline + 0.12, (_mean(table), baseline)
+def test_reads_the_asked_biography_at_every_depth_at_half_the_native_context(half_grid):
+    """What the shipped base learned (README "The shipped tiny base"): at 256 tokens it answers from the
+    biography asked about wherever it stands (measured 0.79, every depth 0.76-0.82, majority baseline 0.57).
+    A needle put in the wrong place, another person's biography in its place or a label shifted against its
+    needle brings accuracy down to the baseline."""
+    records, baseline = half_grid
+    table = grid_cells(CFG["model"], records, "base")
+    assert _mean(table) >= baseline + 0.15, (_mean(table), baseline)
+    per_depth = {depth: _mean(cells) for depth, cells in table.groupby("depth")}
+    assert min(per_depth.values()) >= baseline + 0.08, (per_depth, baseline)
+
+
+def test_the_committed_training_settings_are_the_config_that_reproduces_them():
+    """`snakemake tiny_base` with conf/model/tiny_base.yaml trains what is committed: the recorded settings differ
+    only in where it ran (device, worker processes), which do not change the schedule or the batches."""
+    recorded = json.loads((MODEL_DIR / "training.json").read_text())
+    where = {"device", "workers"}
+    config = {k: v for k, v in {**OPTIONAL, **CFG["model"]["pretrain"]}.items() if k not in where}
+    assert {k: v for k, v in {**OPTIONAL, **recorded["config"]}.items() if k not in where} == config
+    assert recorded["native_context"] == NATIVE and recorded["seed"] == CFG["seed"]
 
 
 def test_answers_in_the_schema_at_native_length(grid):
@@ -138,22 +149,42 @@ def test_repeat_targets_are_names_said_again_before_the_first_answer():
 
 def test_a_stopped_training_resumes_to_the_same_weights(tmp_path):
     """`snakemake tiny_base` killed and rerun loses nothing: a run cut at step 2 and resumed from its checkpoint
-    gives the same weights and tokenizer as one uninterrupted run (same seed, one thread)."""
+    gives the same weights and tokenizer as one uninterrupted run (same seed, one thread), and batches made in
+    worker processes (as beside a GPU) are the same as batches made in the training process."""
     from needlework.tiny_base import train_tiny_base
 
     corpus, *_ = build_corpus({"source": "synthetic", "n": 60, "non_person_rate": 0.0, "anonymize": True,
                                "max_bad_share": 0.05}, seed=3)
     cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
            "steps": 4, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "eval_every": 2,
-           "threads": 1, "stop_at": None}
+           "threads": 1, "stop_at": None, "device": "cpu", "workers": 0}
     held_out = {corpus[0]["id"]}
 
-    def run(name, stop_at=None):
-        return train_tiny_base(corpus, held_out, {**cfg, "stop_at": stop_at}, 128, 0, tmp_path / name,
-                               tmp_path / f"{name}.work")
+    def run(name, stop_at=None, workers=0):
+        return train_tiny_base(corpus, held_out, {**cfg, "stop_at": stop_at, "workers": workers}, 128, 0,
+                               tmp_path / name, tmp_path / f"{name}.work")
 
-    run("straight")
+    run("straight", workers=2)
     assert run("cut", stop_at=2)["steps"] == 2
     assert run("cut")["steps"] == 4  # same work dir: resumes at step 2
     for name in ("model.safetensors", "tokenizer.json"):
         assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name
+
+
+def test_extra_biographies_are_training_examples_only():
+    """``extra_bios`` adds distinct biographies to the training examples: the tokenizer and the validation set stay
+    the corpus's, none of their ids is a corpus id, and the held-out needles stay out."""
+    corpus, *_ = build_corpus({"source": "synthetic", "n": 40, "non_person_rate": 0.0, "anonymize": True,
+                               "max_bad_share": 0.05}, seed=3)
+    cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
+           "valid_bios": 5, "valid_examples": 2}
+    held_out = {corpus[0]["id"]}
+    extra = extra_bios(30, 3)
+    assert len(extra) == 30 and not {r["id"] for r in extra} & {r["id"] for r in corpus}
+    plain, more = prepare(corpus, held_out, cfg, 128, 3), prepare(corpus, held_out, cfg, 128, 3, extra)
+    assert more["train_bios"] == plain["train_bios"] + 30 and more["valid_bios"] == plain["valid_bios"]
+    assert more["valid"] == plain["valid"]
+    assert more["tokenizer"].get_vocab() == plain["tokenizer"].get_vocab()
+    assert not held_out & {b["id"] for b in more["examples"].bios}
+    assert {b["id"] for b in more["examples"].bios} - {b["id"] for b in plain["examples"].bios} == {
+        r["id"] for r in extra}
