@@ -188,3 +188,13 @@ def test_extra_biographies_are_training_examples_only():
     assert not held_out & {b["id"] for b in more["examples"].bios}
     assert {b["id"] for b in more["examples"].bios} - {b["id"] for b in plain["examples"].bios} == {
         r["id"] for r in extra}
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is visible: cuda is valid here")
+def test_asking_for_a_gpu_where_there_is_none_names_the_config_key():
+    from needlework.io import InputError
+    from needlework.tiny_base import device_of
+
+    with pytest.raises(InputError, match="model.pretrain.device"):
+        device_of({"device": "cuda"})
+    assert device_of({"device": "auto"}).type == "cpu"

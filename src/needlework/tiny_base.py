@@ -253,6 +253,8 @@ def device_of(cfg: dict) -> torch.device:
     name = cfg.get("device", OPTIONAL["device"])
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("model.pretrain.device: cuda, but torch sees no GPU here (use auto or cpu)")
     return torch.device(name)
 
 
