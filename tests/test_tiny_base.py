@@ -198,3 +198,18 @@ def test_asking_for_a_gpu_where_there_is_none_names_the_config_key():
     with pytest.raises(InputError, match="model.pretrain.device"):
         device_of({"device": "cuda"})
     assert device_of({"device": "auto"}).type == "cpu"
+
+
+def test_auto_workers_are_the_cores_given_to_the_process_not_the_machine(monkeypatch):
+    """Beside a GPU, batches are made on every core the job was given (a SLURM allocation) but one; on a CPU the
+    training process keeps the cores."""
+    import os
+
+    import torch
+
+    from needlework.tiny_base import workers_of
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert workers_of({"workers": "auto"}, torch.device("cuda")) == 3
+    assert workers_of({"workers": "auto"}, torch.device("cpu")) == 0
+    assert workers_of({"workers": 5}, torch.device("cpu")) == 5

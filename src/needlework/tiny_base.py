@@ -259,11 +259,12 @@ def device_of(cfg: dict) -> torch.device:
 
 
 def workers_of(cfg: dict, device: torch.device) -> int:
-    """``cfg["workers"]``: ``auto`` is every core but one beside a GPU (batch making is then the bottleneck),
-    none on the CPU (the training process uses the cores)."""
+    """``cfg["workers"]``: ``auto`` is every core this process may use but one beside a GPU (batch making is then
+    the bottleneck), none on the CPU (the training process uses the cores). The cores are the process's own (a
+    scheduler's allocation), not the machine's."""
     workers = cfg.get("workers", OPTIONAL["workers"])
     if workers == "auto":
-        workers = max(0, (os.cpu_count() or 1) - 1) if device.type == "cuda" else 0
+        workers = max(0, len(os.sched_getaffinity(0)) - 1) if device.type == "cuda" else 0
     return int(workers)
 
 
@@ -364,9 +365,9 @@ def validate(model: LlamaForCausalLM, valid: list[Example], pad: int) -> dict[st
     model.eval()
     skeleton = skeleton_of(valid)
     losses, accs = [], []
+    device = next(model.parameters()).device
     for start in range(0, len(valid), 8):
         ids, targets = batch_of(valid[start : start + 8], pad)
-        device = next(model.parameters()).device
         loss, acc = answer_loss(model, ids.to(device), targets.to(device), skeleton)
         losses.append(float(loss))
         accs.append(acc)
