@@ -157,7 +157,7 @@ def test_a_stopped_training_resumes_to_the_same_weights(tmp_path):
                                "max_bad_share": 0.05}, seed=3)
     cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
            "steps": 4, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "eval_every": 2,
-           "threads": 1, "stop_at": None, "device": "cpu", "workers": 0}
+           "threads": 1, "stop_at": None, "device": "cpu", "workers": 0, "second_phase": None}
     held_out = {corpus[0]["id"]}
 
     def run(name, stop_at=None, workers=0):
@@ -169,6 +169,65 @@ def test_a_stopped_training_resumes_to_the_same_weights(tmp_path):
     assert run("cut")["steps"] == 4  # same work dir: resumes at step 2
     for name in ("model.safetensors", "tokenizer.json"):
         assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name
+
+
+def test_a_second_phase_trains_on_from_the_first_and_a_stopped_one_resumes(tmp_path):
+    """``second_phase`` trains on from the first phase's weights: ``training.json`` has both phases' metrics, the
+    second's numbered on from the first's last step; a run killed in the second phase reruns from the finished
+    first phase kept in the work directory (not trained again) and ends with the same bytes as a straight run."""
+    from needlework.tiny_base import train_tiny_base
+
+    corpus, *_ = build_corpus({"source": "synthetic", "n": 60, "non_person_rate": 0.0, "anonymize": True,
+                               "max_bad_share": 0.05}, seed=3)
+    cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
+           "steps": 3, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "eval_every": 2,
+           "threads": 1, "stop_at": None, "device": "cpu", "workers": 0, "extra_bios": 0}
+    second = {"steps": 3, "learning_rate": 1e-3, "min_length": 64, "curriculum": 0.0, "extra_bios": 5,
+              "eval_every": 3}
+
+    def run(name, stop_at=None):
+        return train_tiny_base(corpus, {corpus[0]["id"]}, {**cfg, "second_phase": {**second, "stop_at": stop_at}},
+                               128, 0, tmp_path / name, tmp_path / f"{name}.work")
+
+    run("straight")
+    assert run("cut", stop_at=1)["steps"] == 4
+    first = tmp_path / "cut.work" / "phase-1" / "model.safetensors"
+    trained_at = first.stat().st_mtime_ns
+    summary = run("cut")
+    assert first.stat().st_mtime_ns == trained_at  # the finished first phase is reused, not trained again
+    rows = json.loads((tmp_path / "cut" / "training.json").read_text())["metrics"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r.get("phase", 1) for r in rows] == [1, 1, 1, 2, 2, 2]
+    assert "valid_value_acc" in rows[5] and summary["first_phase"]["steps"] == 3
+    assert summary["config"]["second_phase"]["extra_bios"] == 5
+    for name in ("model.safetensors", "tokenizer.json"):
+        assert (tmp_path / "straight" / name).read_bytes() == (tmp_path / "cut" / name).read_bytes(), name
+    assert (tmp_path / "cut" / "model.safetensors").read_bytes() != first.read_bytes()
+    second["learning_rate"] = 1e-12  # a second phase that barely moves keeps the first's weights (float16 bytes)
+    run("still")
+    assert (tmp_path / "still" / "model.safetensors").read_bytes() == (
+        tmp_path / "still.work" / "phase-1" / "model.safetensors").read_bytes()
+
+
+def test_a_first_phase_of_another_corpus_is_refused(tmp_path):
+    """A first phase left in the work directory by another corpus (another tokenizer) stops the second phase with
+    one error naming the directory and the config key, instead of training on mismatched token ids."""
+    import shutil
+
+    from needlework.io import InputError
+    from needlework.tiny_base import train_tiny_base
+
+    cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
+           "steps": 1, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "threads": 1,
+           "device": "cpu", "workers": 0, "extra_bios": 0, "second_phase": None}
+    corpora = [build_corpus({"source": "synthetic", "n": 40, "non_person_rate": 0.0, "anonymize": True,
+                             "max_bad_share": 0.05}, seed=seed)[0] for seed in (3, 4)]
+    train_tiny_base(corpora[0], set(), cfg, 128, 0, tmp_path / "other", tmp_path / "other.work")
+    shutil.copytree(tmp_path / "other", tmp_path / "this.work" / "phase-1")
+    with pytest.raises(InputError, match=r"phase-1.*model\.pretrain\.second_phase"):
+        train_tiny_base(corpora[1], set(), {**cfg, "second_phase": {"steps": 1}}, 128, 0, tmp_path / "this",
+                        tmp_path / "this.work")
+    assert not (tmp_path / "this").exists()
 
 
 def test_extra_biographies_are_training_examples_only():

@@ -18,10 +18,13 @@ what it reached in 189 s on one GPU: the asked biography at every depth of 256-t
   the same haystack; JSON-key targets are thinned (the output head over the whole vocabulary is the costly part).
 - **Names said again** (``repeat_weight``): an auxiliary loss on every name part that recurs in the haystack, to
   tie each biography's tokens to its person (the first half of finding the asked person's facts).
+- **A second phase** (``second_phase``): the first phase's weights trained on with some settings changed (a fresh
+  optimiser and schedule): more distinct biographies, full-length haystacks only, a lower learning rate.
 
 Evaluation needles never enter training (neither as needle nor as distractor). Training checkpoints every few
-minutes and resumes from the last checkpoint of the same configuration. Every step's batch is a function of the
-step alone, made in worker processes beside a GPU (``workers``), in the training process on a CPU.
+minutes and resumes from the last checkpoint of the same configuration; a finished first phase is kept in the work
+directory (``phase-1/``, a complete model directory), so the second resumes from it. Every step's batch is a
+function of the step alone, made in worker processes beside a GPU (``workers``), in the training process on a CPU.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ import tokenizers
 import torch
 import torch.nn.functional as F
 import transformers
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import InputError, atomic_path, write_json
@@ -52,7 +55,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 NOT_IN_FINGERPRINT = ("stop_at", "workers", "checkpoint_minutes")  # a checkpoint resumes whatever these are
-OPTIONAL = {"device": "cpu", "workers": 0, "extra_bios": 0, "stop_at": None}  # pretrain keys that may be left out
+# pretrain keys that may be left out
+OPTIONAL = {"device": "cpu", "workers": 0, "extra_bios": 0, "stop_at": None, "second_phase": None}
 _WORD = r"(?<![^\W_]){}(?![^\W_])"  # a whole word: not preceded or followed by a letter or digit
 Example = tuple[list[int], list[tuple[int, int]]]  # token ids and the (start, end) span of every answer
 
@@ -226,8 +230,8 @@ class Batches(torch.utils.data.Dataset):
     """The training batch of every step: a function of the step alone (seeded by it), so batches can be made
     in worker processes, in any number, with the same bytes as in the training process."""
 
-    def __init__(self, examples: Examples, cfg: dict, native_context: int, seed: int):
-        self.examples, self.cfg, self.native_context, self.seed = examples, cfg, native_context, seed
+    def __init__(self, examples: Examples, cfg: dict, native_context: int, seed: int, tag: str = "tiny-base"):
+        self.examples, self.cfg, self.native_context, self.seed, self.tag = examples, cfg, native_context, seed, tag
         self.pad = examples.tokenizer.pad_token_id
         self.keys = key_tokens(examples.tokenizer)
         self.names = name_token_ids(examples.tokenizer, examples.names)
@@ -237,7 +241,7 @@ class Batches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int) -> dict[str, Any]:
         cfg = self.cfg
-        rng = random.Random(f"{self.seed}:tiny-base:{step}")
+        rng = random.Random(f"{self.seed}:{self.tag}:{step}")
         length = rng.randint(cfg["min_length"], max_length_at(step, cfg, self.native_context))
         lead_only = rng.random() < lead_share_at(step, cfg)
         ids, targets = batch_of([self.examples.make(rng, length, cfg["questions"], lead_only)
@@ -273,9 +277,10 @@ def _one_thread(_: int) -> None:
 
 
 def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg: dict,
-          native_context: int, seed: int, work_dir: Path, fingerprint: str) -> list[dict]:
-    """AdamW (warmup, cosine) on seeded batches; checkpoints every ``checkpoint_minutes`` and resumes from one of
-    the same ``fingerprint``. Returns the metrics rows (step, loss, answer-token accuracy, validation)."""
+          native_context: int, seed: int, ckpt: Path, fingerprint: str, tag: str = "tiny-base") -> list[dict]:
+    """AdamW (warmup, cosine) on seeded batches (``tag`` names the phase in their seeds); checkpoints to ``ckpt``
+    every ``checkpoint_minutes`` and resumes from one of the same ``fingerprint``. Returns the metrics rows (step,
+    loss, answer-token accuracy, validation)."""
     device = device_of(cfg)
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], betas=(0.9, 0.95),
@@ -283,7 +288,7 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
     steps, warmup = cfg["steps"], max(1, int(0.03 * cfg["steps"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
-    ckpt, start, rows = work_dir / CHECKPOINT, 0, []
+    start, rows = 0, []
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False, map_location=device)
         if state["fingerprint"] == fingerprint:
@@ -296,7 +301,7 @@ def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg
     stop = min(steps, cfg.get("stop_at") or steps)
     workers = workers_of(cfg, device)
     loader = torch.utils.data.DataLoader(
-        Batches(examples, cfg, native_context, seed), batch_size=None, sampler=range(start, stop),
+        Batches(examples, cfg, native_context, seed, tag), batch_size=None, sampler=range(start, stop),
         num_workers=workers, prefetch_factor=8 if workers else None, worker_init_fn=_one_thread if workers else None,
         pin_memory=device.type == "cuda")
     log.info("training on %s, batches made by %d worker processes", device, workers)
@@ -423,29 +428,71 @@ def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: i
 
 
 def train_tiny_base(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int,
-                    out_dir: Path, work_dir: Path, extra: list[dict] = ()) -> dict[str, Any]:
-    """Tokenizer + model trained from scratch on the corpus without ``eval_ids`` (and on ``extra`` biographies,
-    training examples only); saved (safetensors, tokenizer, ``training.json`` with the metrics, :data:`MANIFEST`)
-    to ``out_dir``. ``work_dir`` holds the checkpoint."""
+                    out_dir: Path, work_dir: Path) -> dict[str, Any]:
+    """Tokenizer + model trained from scratch on the corpus without ``eval_ids`` (and on ``extra_bios`` more
+    biographies, training examples only), then on from those weights with ``second_phase``'s settings if there are
+    any; saved (safetensors, tokenizer, ``training.json`` with the metrics of both phases, :data:`MANIFEST`) to
+    ``out_dir``. ``work_dir`` holds the checkpoints and the finished first phase (``phase-1/``)."""
+    first = {k: v for k, v in cfg.items() if k != "second_phase"}
+    second = cfg.get("second_phase")
+    if not second:
+        return _phase(corpus, eval_ids, first, native_context, seed, out_dir, work_dir)
+    done = Path(work_dir) / "phase-1"
+    if not (done / MANIFEST).is_file():
+        _phase(corpus, eval_ids, first, native_context, seed, done, work_dir)
+    return _phase(corpus, eval_ids, {**first, **second}, native_context, seed, out_dir, work_dir, init=done,
+                  record=cfg)
+
+
+def _phase(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: int, seed: int, out_dir: Path,
+           work_dir: Path, init: Path | None = None, record: dict | None = None) -> dict[str, Any]:
+    """One phase of :func:`train_tiny_base`: from a fresh model, or from the finished phase in ``init`` (its
+    weights; its metrics come first in ``training.json``, the new rows numbered on from its last step)."""
     torch.set_num_threads(cfg["threads"])
-    run = prepare(corpus, eval_ids, cfg, native_context, seed, list(extra))
+    run = prepare(corpus, eval_ids, cfg, native_context, seed, extra_bios(cfg.get("extra_bios", 0), seed))
+    before: dict[str, Any] = {}
+    if init is not None:
+        run["model"], before = _finished_phase(init, run)
+        run["fingerprint"] += ":" + before["weights"]
     model = run["model"]
-    work_dir.mkdir(parents=True, exist_ok=True)
-    log.info("tiny base: %d params, vocab %d, %d training / %d validation biographies", model.num_parameters(),
-             len(run["tokenizer"]), run["train_bios"], run["valid_bios"])
-    rows = train(model, run["examples"], run["valid"], cfg, native_context, seed, work_dir, run["fingerprint"])
-    return save(run, rows, cfg, native_context, seed, out_dir)
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    log.info("tiny base%s: %d params, vocab %d, %d training / %d validation biographies",
+             " (second phase)" if init else "", model.num_parameters(), len(run["tokenizer"]), run["train_bios"],
+             run["valid_bios"])
+    tag = "tiny-base-2" if init else "tiny-base"
+    rows = train(model, run["examples"], run["valid"], cfg, native_context, seed,
+                 Path(work_dir) / (f"{tag}-{CHECKPOINT}" if init else CHECKPOINT), run["fingerprint"], tag)
+    if init is not None:
+        offset = before["rows"][-1]["step"] if before["rows"] else 0
+        rows = before["rows"] + [{**r, "step": r["step"] + offset, "phase": 2} for r in rows]
+    return save(run, rows, record or cfg, native_context, seed, out_dir, before.get("summary"))
+
+
+def _finished_phase(model_dir: Path, run: dict[str, Any]) -> tuple[LlamaForCausalLM, dict[str, Any]]:
+    """The model of a finished first phase, its metrics and summary, checked to be this corpus's tokenizer."""
+    recorded = json.loads((Path(model_dir) / "training.json").read_text(encoding="utf-8"))
+    if AutoTokenizer.from_pretrained(str(model_dir)).get_vocab() != run["tokenizer"].get_vocab():
+        raise InputError(f"{model_dir}: the first phase's tokenizer is not the one this corpus trains "
+                         f"(model.pretrain.second_phase continues a model of this corpus only)")
+    model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    summary = {k: recorded[k] for k in ("final", "config", "device", "versions") if k in recorded}
+    summary["steps"] = len(recorded["metrics"])
+    return model, {"rows": recorded["metrics"], "summary": summary, "weights": read_manifest(model_dir)[
+        "model.safetensors"][:16]}
 
 
 def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, seed: int,
-         out_dir: Path) -> dict[str, Any]:
-    """Write the model (float16 safetensors), tokenizer, ``training.json`` and :data:`MANIFEST` to ``out_dir``."""
+         out_dir: Path, first_phase: dict | None = None) -> dict[str, Any]:
+    """Write the model (float16 safetensors), tokenizer, ``training.json`` and :data:`MANIFEST` to ``out_dir``
+    (``first_phase``: the summary of the phase this one continued, kept in ``training.json``)."""
     model = run["model"]
     summary = {"parameters": model.num_parameters(), "vocab_size": len(run["tokenizer"]),
                "train_bios": run["train_bios"], "valid_bios": run["valid_bios"], "steps": len(rows),
                "final": rows[-1] if rows else {}, "config": cfg, "native_context": native_context, "seed": seed,
                "device": torch.cuda.get_device_name() if device_of(cfg).type == "cuda" else "cpu",
                "versions": {lib.__name__: lib.__version__ for lib in (torch, transformers, tokenizers)}}
+    if first_phase:
+        summary["first_phase"] = first_phase
     model.cpu()
     with atomic_path(out_dir) as tmp:
         model.half().save_pretrained(tmp)  # float16 on disk (half the size); evaluation loads it as float32
@@ -483,8 +530,7 @@ def build_from_files(corpus_jsonl: str | Path, needles_jsonl: str | Path, model_
     needles = {r["id"] for r in read_jsonl(needles_jsonl)}
     corpus = list(read_jsonl(corpus_jsonl))
     cfg = model_cfg["pretrain"]
-    return train_tiny_base(corpus, needles, cfg, model_cfg["native_context"], seed, Path(out_dir), Path(work_dir),
-                           extra=extra_bios(cfg.get("extra_bios", OPTIONAL["extra_bios"]), seed))
+    return train_tiny_base(corpus, needles, cfg, model_cfg["native_context"], seed, Path(out_dir), Path(work_dir))
 
 
 EXTRA_SEED = 1_000_003  # added to the experiment's seed: the extra biographies are never the corpus's own
