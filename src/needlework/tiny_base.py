@@ -465,7 +465,7 @@ def _phase(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: in
     if init is not None:
         offset = before["rows"][-1]["step"] if before["rows"] else 0
         rows = before["rows"] + [{**r, "step": r["step"] + offset, "phase": 2} for r in rows]
-    return save(run, rows, record or cfg, native_context, seed, out_dir, before.get("summary"))
+    return save(run, rows, cfg, native_context, seed, out_dir, before.get("summary"), record)
 
 
 def _finished_phase(model_dir: Path, run: dict[str, Any]) -> tuple[LlamaForCausalLM, dict[str, Any]]:
@@ -482,13 +482,14 @@ def _finished_phase(model_dir: Path, run: dict[str, Any]) -> tuple[LlamaForCausa
 
 
 def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, seed: int,
-         out_dir: Path, first_phase: dict | None = None) -> dict[str, Any]:
+         out_dir: Path, first_phase: dict | None = None, record: dict | None = None) -> dict[str, Any]:
     """Write the model (float16 safetensors), tokenizer, ``training.json`` and :data:`MANIFEST` to ``out_dir``
-    (``first_phase``: the summary of the phase this one continued, kept in ``training.json``)."""
+    (``cfg``: the settings this phase ran with; ``record``: the settings recorded, ``cfg`` if None;
+    ``first_phase``: the summary of the phase this one continued)."""
     model = run["model"]
     summary = {"parameters": model.num_parameters(), "vocab_size": len(run["tokenizer"]),
                "train_bios": run["train_bios"], "valid_bios": run["valid_bios"], "steps": len(rows),
-               "final": rows[-1] if rows else {}, "config": cfg, "native_context": native_context, "seed": seed,
+               "final": rows[-1] if rows else {}, "config": record or cfg, "native_context": native_context, "seed": seed,
                "device": torch.cuda.get_device_name() if device_of(cfg).type == "cuda" else "cpu",
                "versions": {lib.__name__: lib.__version__ for lib in (torch, transformers, tokenizers)}}
     if first_phase:
