@@ -489,7 +489,8 @@ def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, 
     model = run["model"]
     summary = {"parameters": model.num_parameters(), "vocab_size": len(run["tokenizer"]),
                "train_bios": run["train_bios"], "valid_bios": run["valid_bios"], "steps": len(rows),
-               "final": rows[-1] if rows else {}, "config": record or cfg, "native_context": native_context, "seed": seed,
+               "final": rows[-1] if rows else {}, "config": record or cfg, "native_context": native_context,
+               "seed": seed,
                "device": torch.cuda.get_device_name() if device_of(cfg).type == "cuda" else "cpu",
                "versions": {lib.__name__: lib.__version__ for lib in (torch, transformers, tokenizers)}}
     if first_phase:
