@@ -35,6 +35,10 @@ def test_default_composes_to_the_offline_experiment():
     ("labeler=field", "data.label_field"),
     ("context.needles_per_cell=50", "context.needles_per_cell"),
     ("labeler=openai labeler.api_key_env=sk-abc123-secret", "labeler.api_key_env"),
+    ("+model.pretrain.bogus=1", "model.pretrain: Unevaluated properties are not allowed"),
+    ("model.pretrain.second_phase.steps=0", "model.pretrain.second_phase.steps"),
+    ("+model.pretrain.second_phase.hidden_size=8",  # a second phase changes schedule and data only
+     "model.pretrain.second_phase: Unevaluated properties are not allowed"),
 ])
 def test_bad_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
