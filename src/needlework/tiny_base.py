@@ -1,7 +1,7 @@
 """Train the shipped tiny base model from scratch: a small Llama meant to retrieve within its native context.
 
 What it is built on, each meant to make retrieval emerge in little compute (README "The shipped tiny base" has
-what it reached in 189 s on one GPU and 54 min more on 2 CPU cores: the asked biography at every depth of
+what it reached in 189 s on one GPU and 83 min more on 2 CPU cores: the asked biography at every depth of
 256-token haystacks, above the baseline but well below 0.8 at 512):
 
 - **Whole-word tokens** (:func:`needlework.tokenizer.train_word_tokenizer`): every corpus word, every name part

@@ -21,7 +21,7 @@ rule build_model:
 
 # The shipped tiny base (models/tiny-base): trained from scratch on this corpus, every needle held out
 # (`snakemake --cores all tiny_base`, two phases: the shipped first took 189 s on one H100 (about 90 min on 2 CPU
-# cores), the second 54 min on 2 CPU cores; checkpoints and the finished first phase in <output>.work make a rerun
+# cores), the second 83 min on 2 CPU cores; checkpoints and the finished first phase in <output>.work make a rerun
 # resume).
 # The experiment uses the committed copy; copy the output over models/tiny-base to ship a new one.
 if "pretrain" in CFG["model"]:
