@@ -39,10 +39,10 @@ def cfg(tmp_path):
 
 
 def test_an_api_model_scores_exactly_the_expected_em_and_f1(tmp_path, cfg):
-    questions, ids = tmp_path / "q.jsonl", tmp_path / "ids.txt"
+    questions, ids, paragraphs = tmp_path / "q.jsonl", tmp_path / "ids.txt", tmp_path / "paragraphs.jsonl"
     with FakeOpenAI(scripted) as server:
         config = cfg(server.base_url)
-        raft_eval.eval_data(config, str(questions), str(ids))
+        raft_eval.eval_data(config, str(questions), str(ids), str(paragraphs))
         preds, scores = tmp_path / "predictions.jsonl", tmp_path / "scores.csv"
         raft_eval.evaluate(config, "api", str(questions), None, None, str(preds), str(scores))
         assert server.n_requests == 20
@@ -63,8 +63,9 @@ def test_an_api_model_scores_exactly_the_expected_em_and_f1(tmp_path, cfg):
 
 def test_a_limit_takes_a_seeded_sample_and_saves_its_ids(tmp_path, cfg):
     config = cfg("http://127.0.0.1:1/v1", limit="7")
-    raft_eval.eval_data(config, str(tmp_path / "a.jsonl"), str(tmp_path / "a.txt"))
-    raft_eval.eval_data(config, str(tmp_path / "b.jsonl"), str(tmp_path / "b.txt"))
+    for name in ("a", "b"):
+        raft_eval.eval_data(config, str(tmp_path / f"{name}.jsonl"), str(tmp_path / f"{name}.txt"),
+                            str(tmp_path / f"{name}-paragraphs.jsonl"))
     ids = (tmp_path / "a.txt").read_text().split()
     assert len(ids) == 7 and ids == sorted(ids) and (tmp_path / "b.txt").read_text() == (tmp_path / "a.txt").read_text()
     records = list(read_jsonl(tmp_path / "a.jsonl"))

@@ -1,5 +1,6 @@
-# RAFT track (`snakemake raft`): documents -> chunks -> questions + checked CoT answers -> examples with oracle and
-# distractors -> fine-tune the experiment's model -> HotpotQA EM/F1 of each raft.eval.models -> RAFT report.
+# RAFT track (`snakemake raft`): evaluation questions -> documents without their paragraphs -> chunks -> questions +
+# checked CoT answers -> examples with oracle and distractors -> fine-tune the experiment's model -> HotpotQA EM/F1
+# of each raft.eval.models -> RAFT report.
 
 
 include: "raft_common.smk"
@@ -9,12 +10,30 @@ wildcard_constraints:
     raft_eval_key="|".join(re.escape(key) for key in RP.eval_keys),
 
 
+rule raft_eval_data:
+    output:
+        questions=RAFT_QUESTIONS,
+        ids=RP.eval_data_dir / "ids.txt",
+        paragraphs=RAFT_EVAL_PARAGRAPHS,
+    input:
+        raft_source_file(RAFT["eval"]["path"] or fixture_path("eval")),
+    conda:
+        ENV
+    log:
+        LOGS / f"raft-eval-data-{RP.k_eval_data}.log",
+    benchmark:
+        BENCH / f"raft-eval-data-{RP.k_eval_data}.tsv"
+    script:
+        "../scripts/raft_eval_data.py"
+
+
 rule raft_documents:
     output:
         docs=RAFT_DOCS,
-        audit=RP.documents_dir / "audit.json",
+        audit=RAFT_DOCS_AUDIT,
     input:
-        raft_source_file(RAFT["documents"]["path"] or fixture_path("train")),
+        source=raft_source_file(RAFT["documents"]["path"] or fixture_path("train")),
+        eval_paragraphs=RAFT_EVAL_PARAGRAPHS,  # drawn first: kept out of every training document
     conda:
         ENV
     log:
@@ -119,22 +138,6 @@ rule raft_finetune:
         BENCH / f"raft-train-{RP.k_train}.tsv"
     script:
         "../scripts/raft_train.py"
-
-
-rule raft_eval_data:
-    output:
-        questions=RAFT_QUESTIONS,
-        ids=RP.eval_data_dir / "ids.txt",
-    input:
-        raft_source_file(RAFT["eval"]["path"] or fixture_path("eval")),
-    conda:
-        ENV
-    log:
-        LOGS / f"raft-eval-data-{RP.k_eval_data}.log",
-    benchmark:
-        BENCH / f"raft-eval-data-{RP.k_eval_data}.tsv"
-    script:
-        "../scripts/raft_eval_data.py"
 
 
 rule raft_evaluate:

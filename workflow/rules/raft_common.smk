@@ -8,12 +8,14 @@ except ConfigError as exc:
     sys.exit(f"needlework: {exc}")
 RAFT = CFG["raft"]
 RAFT_DOCS = RP.documents_dir / "documents.jsonl"
+RAFT_DOCS_AUDIT = RP.documents_dir / "audit.json"
 RAFT_CHUNKS = RP.chunks_dir / "chunks.jsonl"
 RAFT_GENERATED = RP.generated_dir / "generated.jsonl"
 RAFT_GEN_STATS = RP.generated_dir / "stats.json"
 RAFT_CHAT = RP.examples_dir / "chat.jsonl"
 RAFT_ADAPTER = RP.train_dir / "adapter"
 RAFT_QUESTIONS = RP.eval_data_dir / "questions.jsonl"
+RAFT_EVAL_PARAGRAPHS = RP.eval_data_dir / "paragraphs.jsonl"
 RAFT_SCORES = [RP.eval_dir(key) / "scores.csv" for key in RP.eval_keys]
 RAFT_PREDICTIONS = [RP.eval_dir(key) / "predictions.jsonl" for key in RP.eval_keys]
 RAFT_REPORT = RP.report_dir / "index.html"

@@ -21,12 +21,18 @@ from needlework.raft.prompts import instruction
 SCORE_COLUMNS = ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high", "missing_answer_tag", "truncated"]
 
 
-def eval_questions(path: str, limit: int | None, seed: int) -> list[dict[str, Any]]:
-    """``{"id", "question", "answer", "messages"}`` per HotpotQA question (all paragraphs as documents, in file
-    order), sorted by id; with ``limit``, a seeded sample of that many."""
+def eval_records(path: str, limit: int | None, seed: int) -> list[dict[str, Any]]:
+    """The HotpotQA records evaluated: all of them, or with ``limit`` a seeded sample of that many. Drawn before the
+    training documents are read, which exclude these records' paragraphs."""
     records = read_hotpotqa(path)
     if limit is not None and limit < len(records):
         records = seeded_rng(seed, "raft-eval").sample(records, limit)
+    return records
+
+
+def eval_questions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``{"id", "question", "answer", "messages"}`` per HotpotQA record (all paragraphs as documents, in file
+    order), sorted by id."""
     out = []
     for record in records:
         docs = ["".join(sentences).strip() for _, sentences in record["context"]]

@@ -2,6 +2,7 @@
 
 Each key hashes the step's own config with its upstream keys, so changing ``oracle_p`` or ``distractors`` reruns
 assembly (and what follows) only, and changing the teacher reruns generation but never re-reads the documents.
+The documents exclude the evaluation questions' paragraphs, so their key holds the evaluation data's.
 """
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ class RaftPaths:
         self.cfg = cfg
         raft, model, seed = cfg["raft"], cfg["model"], cfg["seed"]
         self.root = Path(cfg["results_dir"]) / "raft"
+        ev = raft["eval"]
+        self.k_eval_data = fingerprint(ev["path"], ev["limit"], seed)
         docs = raft["documents"]
-        self.k_docs = fingerprint(docs)
+        self.k_docs = fingerprint(docs, self.k_eval_data)  # the evaluation questions' paragraphs are left out
         self.builds_model = model["path"] is None
         self.k_model = fingerprint(model, seed, self.k_docs) if self.builds_model else fingerprint(model)
         needs_tokenizer = docs["source"] != "hotpotqa"
@@ -43,8 +46,6 @@ class RaftPaths:
         self.k_examples = fingerprint(self.k_gen, assembly, seed)
         train = {k: v for k, v in cfg["train"].items() if k not in _TRAIN_KEYS_NOT_IN_HASH}
         self.k_train = fingerprint(self.k_examples, self.k_model, cfg["lora"], train, seed)
-        ev = raft["eval"]
-        self.k_eval_data = fingerprint(ev["path"], ev["limit"], seed)
 
         name, lora = model["name"], cfg["lora"]
         adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"

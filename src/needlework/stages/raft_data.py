@@ -13,17 +13,29 @@ from needlework.stages.runtime import timer
 log = logging.getLogger("needlework")
 
 
-def documents(cfg: dict[str, Any], out_docs: str, out_audit: str) -> None:
-    """Read ``raft.documents`` into one JSONL of documents, with an audit of skipped files."""
+def documents(cfg: dict[str, Any], eval_paragraphs_jsonl: str, out_docs: str, out_audit: str) -> None:
+    """Read ``raft.documents`` into one JSONL of documents without the evaluation questions' paragraphs, with an
+    audit of skipped files and of what was excluded (``excluded``)."""
+    from needlework.io import InputError
     from needlework.raft.documents import load_documents
+    from needlework.raft.holdout import exclude
 
     dcfg = cfg["raft"]["documents"]
     with tracking.stage_run(cfg, "raft_documents", Path(out_docs).parent.name, {"raft.documents": dcfg}) as run:
         docs, audit = load_documents(dcfg)
+        read = len(docs)
+        docs, excluded = exclude(docs, list(read_jsonl(eval_paragraphs_jsonl)))
+        if not docs:
+            raise InputError(f"raft.documents: none of the {read} documents is left once the "
+                             f"{excluded['eval_paragraphs']} paragraphs of the evaluation questions are excluded "
+                             "(config keys raft.documents.path, raft.eval.path, raft.eval.limit)")
         write_jsonl(out_docs, docs)
-        write_json(out_audit, {**audit, "documents": len(docs)})
-        log.info("%d documents (%d files skipped)", len(docs), len(audit["skipped"]))
-        run.log_metrics({"documents": len(docs), "skipped": len(audit["skipped"])})
+        write_json(out_audit, {**audit, "documents": len(docs), "excluded": excluded})
+        log.info("%d documents (%d files skipped; %d evaluation paragraphs excluded, %d documents dropped)",
+                 len(docs), len(audit["skipped"]), excluded["paragraphs"], excluded["documents"])
+        run.log_metrics({"documents": len(docs), "skipped": len(audit["skipped"]),
+                         "excluded_eval_paragraphs": excluded["paragraphs"],
+                         "excluded_documents": excluded["documents"]})
         run.log_artifact(out_audit)
 
 

@@ -14,21 +14,26 @@ from needlework.stages.runtime import timer
 log = logging.getLogger("needlework")
 
 
-def eval_data(cfg: dict[str, Any], out_questions: str, out_ids: str) -> None:
-    """The evaluation questions (each with its paragraphs as documents) and their ids."""
+def eval_data(cfg: dict[str, Any], out_questions: str, out_ids: str, out_paragraphs: str) -> None:
+    """The evaluation questions (each with its paragraphs as documents), their ids, and their distinct paragraphs
+    (what the training documents must not hold)."""
     from needlework.io import atomic_open
     from needlework.raft.documents import fixture_path
-    from needlework.raft.evaluate import eval_questions
+    from needlework.raft.evaluate import eval_questions, eval_records
+    from needlework.raft.holdout import eval_paragraphs
 
     ev = cfg["raft"]["eval"]
     params = {"raft.eval.path": ev["path"], "raft.eval.limit": ev["limit"]}
     with tracking.stage_run(cfg, "raft_eval_data", Path(out_questions).parent.name, params) as run:
-        questions = eval_questions(ev["path"] or str(fixture_path("eval")), ev["limit"], cfg["seed"])
+        records = eval_records(ev["path"] or str(fixture_path("eval")), ev["limit"], cfg["seed"])
+        questions = eval_questions(records)
+        paragraphs = eval_paragraphs(records)
         write_jsonl(out_questions, questions)
+        write_jsonl(out_paragraphs, paragraphs)
         with atomic_open(out_ids) as fh:
             fh.write("".join(f"{q['id']}\n" for q in questions))
-        log.info("%d evaluation questions", len(questions))
-        run.log_metrics({"questions": len(questions)})
+        log.info("%d evaluation questions, %d distinct paragraphs", len(questions), len(paragraphs))
+        run.log_metrics({"questions": len(questions), "paragraphs": len(paragraphs)})
         run.log_artifact(out_ids)
 
 
