@@ -25,13 +25,14 @@ check. How a record is anonymized:
    and the new primary name is unique across the corpus.
 5. **Replacement.** In the text and in every infobox value, as parts ("smith 's", "smith's", "smith-jones",
    "john_smith.jpg" and "herrera2010.jpg" all match; in a file name also a part glued to other letters, as in
-   "jimmyconrad.jpg"): (a) every *strict* part, an identifying part of three
-   letters or more that is not one of the protected words (function words, months, weekdays, demonyms,
-   countries), wherever it occurs; (b) the other, *loose* parts only inside a multi-token name (a run of two or
-   more consecutive tokens of a source, or first + last name; longest first). So a person called "will young"
-   or "june carter" keeps "he will ..." and "born 2 june 1950" intact, "john english" keeps "english" as a
-   nationality, and "li na" keeps a lone "li". The name-source infobox values themselves are rewritten part by
-   part.
+   "jimmyconrad.jpg"): (a) every *strict* part, an identifying part of three letters or more that is not one of
+   the protected words (function words, weekdays, and every word a label is read from: months and their
+   abbreviations, countries, demonyms, places, date and occupation words), wherever it occurs except inside a
+   protected phrase ("louis" stays in "st louis", "lucia" in "saint lucia"); (b) the other, *loose* parts only
+   inside a multi-token name (a run of two or more consecutive tokens of a source, or first + last name;
+   longest first). So a person called "will young" or "june carter" keeps "he will ..." and "born 2 june 1950"
+   intact, "jan kowalski" keeps "born 12 jan 1950", "john english" keeps "english" as a nationality, and "li
+   na" keeps a lone "li". The name-source infobox values themselves are rewritten part by part.
 
 :func:`find_leaks` applies the same rule in reverse: after anonymization no strict part, and no multi-token
 source name made of loose parts only, may occur in a record's name, text or infobox values. The loose-part
@@ -48,8 +49,8 @@ from functools import lru_cache
 
 import regex
 
-from needlework.corpus.names import (NAME_KEYS, PART, PROTECTED_WORDS, fold, identifying, identifying_parts, keys,
-                                     name_sources)
+from needlework.corpus.names import (NAME_KEYS, PART, PROTECTED_PHRASES, PROTECTED_WORDS, fold, identifying,
+                                     identifying_parts, keys, name_sources)
 from needlework.corpus.synthetic import COUNTRIES, faker_for
 from needlework.progress import progress
 
@@ -128,9 +129,18 @@ def _phrase_hits(value: str, spans: list[regex.Match], folded: list[str],
         i += 1
 
 
+def _shielded(value: str, spans: list[regex.Match], folded: list[str]) -> set[int]:
+    """The indices of the parts of ``value`` inside a protected phrase ("st louis", "prince edward island")."""
+    hits = _phrase_hits(value, spans, folded, _SHIELDS)
+    return {i for start, phrase in hits for i in range(start, start + len(phrase))}
+
+
 def _glued(part: str, strict: list[str]) -> list[str]:
     """The strict parts inside ``part`` (folded), longest first: names glued to other letters in a file name."""
     return [name for name in strict if name in part]
+
+
+_SHIELDS = _index(PROTECTED_PHRASES)
 
 
 def _like(original: str, new: str) -> str:
@@ -225,7 +235,9 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
     def rewrite(value: str) -> str:
         spans = list(PART.finditer(value))
         folded = [fold(m.group(0)) for m in spans]
-        new = {i: _like(spans[i].group(0), mapping[part]) for i, part in enumerate(folded) if part in strict}
+        shielded = _shielded(value, spans, folded)
+        new = {i: _like(spans[i].group(0), mapping[part]) for i, part in enumerate(folded)
+               if part in strict and i not in shielded}
         for start, phrase in _phrase_hits(value, spans, folded, phrases):
             new.update({i: _like(spans[i].group(0), mapping[folded[i]])
                         for i in range(start, start + len(phrase)) if folded[i] in mapping})
@@ -283,7 +295,8 @@ def _leaks(original: dict, anonymized: dict) -> list[str]:
     for value in _fields(anonymized):
         spans = list(PART.finditer(value))
         folded = [fold(m.group(0)) for m in spans]
-        found.update(strict.intersection(folded))
+        shielded = _shielded(value, spans, folded)
+        found.update(part for i, part in enumerate(folded) if part in strict and i not in shielded)
         if _FILE_NAME.search(value):
             found.update(name for part in folded for name in _glued(part, longest_first))
         found.update(" ".join(phrase) for _, phrase in _phrase_hits(value, spans, folded, loose_names))

@@ -11,7 +11,8 @@ so a name matches its mentions however they are written:
   boundary is anything else, and a letter next to a digit. So "o'brien" has the parts "o" and "brien",
   "jean-pierre" "jean" and "pierre", "sergio herrera2010.jpg" "sergio", "herrera", "2010" and "jpg".
 
-The word tables (titles, suffixes, particles, protected words, letters) live in ``name_words.yaml``.
+The word tables (titles, suffixes, particles, function words, weekdays, letters) live in ``name_words.yaml``; the
+words labels are read from come from :mod:`needlework.labels.vocabulary`.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from importlib import resources
 import regex
 import yaml
 
-from needlework.corpus.synthetic import COUNTRIES, MONTHS
+from needlework.labels.vocabulary import PLACE_TERMS, TERMS
 
 PART = regex.compile(r"[\p{L}\p{M}]+|\p{N}+")  # a part: letters with their marks, or digits
 _MARKS = regex.compile(r"\p{M}+")
@@ -39,10 +40,6 @@ SUFFIXES: frozenset[str] = frozenset(_TABLES["suffixes"])
 PARTICLES: frozenset[str] = frozenset(_TABLES["particles"])
 _LETTERS: dict[str, str] = _TABLES["letters"]
 _LETTER_TABLE = str.maketrans(_LETTERS)
-PROTECTED_WORDS: frozenset[str] = frozenset(
-    {*_TABLES["stopwords"], *_TABLES["weekdays"], *_TABLES["places"], *MONTHS,
-     *(w for c in COUNTRIES for w in f"{c.name} {c.demonym}".lower().split())})
-"""Words a name part may also be in ordinary text (function words, months, weekdays, countries, demonyms)."""
 
 
 @lru_cache(maxsize=1 << 17)
@@ -60,6 +57,20 @@ def parts(text: str) -> list[str]:
 def keys(text: str) -> list[str]:
     """The folded parts of ``text``, one per part: what names are compared by."""
     return [fold(part) for part in PART.findall(text)]
+
+
+_LABEL_TERMS = {tuple(keys(term)) for term in TERMS} - {()}
+PROTECTED_WORDS: frozenset[str] = frozenset(
+    {*_TABLES["stopwords"], *_TABLES["weekdays"], *(term[0] for term in _LABEL_TERMS if len(term) == 1)})
+"""Words a name part may also be in ordinary text: function words, weekdays, and every one-word entry of the
+label parsers' tables (:data:`needlework.labels.vocabulary.TERMS`: months and their abbreviations, countries,
+demonyms, date and occupation words). Anonymization never renames them on their own."""
+PROTECTED_PHRASES: frozenset[tuple[str, ...]] = frozenset(
+    term for term in _LABEL_TERMS | {tuple(keys(place)) for place in PLACE_TERMS} if len(term) > 1)
+"""The label parsers' phrases as folded parts ("el salvador", "ice hockey", "prince edward island"): their words
+stay where they occur together ("st louis"), and are names elsewhere ("louis smith"). A one-word place ("lima",
+"sydney") is no protected word: it is read only as a whole part of a birth place, and it is a common name; a
+record whose label its renaming would change is dropped (:mod:`needlework.corpus.facts`)."""
 
 
 # ---- the names of a record -------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from functools import lru_cache
 
 from faker import Faker
 
+from needlework.labels.vocabulary import MONTH_NAMES
+
 
 @dataclass(frozen=True)
 class Country:
@@ -90,8 +92,6 @@ COUNTRIES: tuple[Country, ...] = (
             "people 's representative council"),
 )
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
 _PARTICLES = frozenset({"da", "das", "de", "del", "della", "der", "di", "do", "dos", "du", "la", "le", "van",
                         "von", "den", "ten", "ter", "y"})
 _SUMMER_OLYMPICS = (1908, 1912, 1920, 1924, 1928, 1932, 1936, 1948, 1952, 1956, 1960, 1964, 1968, 1972, 1976,
@@ -195,10 +195,10 @@ class Date:
     def render(self, mdy: bool) -> str:
         """The wiki_bio string: "2 march 1995" / "march 2 , 1995" / "march 1995" / "1995" / "c. 1890"."""
         if self.precision == "full":
-            month = MONTHS[self.month - 1]
+            month = MONTH_NAMES[self.month - 1]
             return f"{month} {self.day} , {self.year}" if mdy else f"{self.day} {month} {self.year}"
         if self.precision == "month":
-            return f"{MONTHS[self.month - 1]} {self.year}"
+            return f"{MONTH_NAMES[self.month - 1]} {self.year}"
         if self.precision == "circa":
             return f"c. {self.year}"
         return str(self.year)
@@ -477,7 +477,7 @@ def _political_career(p: _Person) -> tuple[str, list[str]]:
     predecessor, successor = p.other_name(), p.other_name()
     box["office"] = office
     box["party"] = party
-    box["term_start"] = rng.choice((str(start), f"{rng.randint(1, 28)} {rng.choice(MONTHS)} {start}"))
+    box["term_start"] = rng.choice((str(start), f"{rng.randint(1, 28)} {rng.choice(MONTH_NAMES)} {start}"))
     box["predecessor"] = predecessor
     if end is not None:
         box["term_end"] = str(end)

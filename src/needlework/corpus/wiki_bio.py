@@ -22,9 +22,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from needlework.io import InputError, read_records
+from needlework.labels.vocabulary import BRACKETS, QUOTES
 
-_ARTEFACTS = (("-lrb-", "("), ("-rrb-", ")"), ("-lsb-", "["), ("-rsb-", "]"), ("-lcb-", "{"), ("-rcb-", "}"),
-              ("``", '"'), ("''", '"'))
+_ARTEFACTS = (*BRACKETS, *QUOTES)
 
 
 def clean(text: str) -> str:

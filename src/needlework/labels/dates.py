@@ -19,18 +19,10 @@ import calendar
 import re
 
 from needlework.labels.schema import Date
+from needlework.labels.vocabulary import DATE_FILLERS, DATE_MARKERS, FLORUIT, MONTHS, undo_brackets
 
-_MONTH_NAMES = "january february march april may june july august september october november december".split()
-MONTHS: dict[str, int] = {
-    **{name: i for i, name in enumerate(_MONTH_NAMES, start=1)},
-    **{name[:3]: i for i, name in enumerate(_MONTH_NAMES, start=1)},
-    "sept": 9,
-    "febr": 2,
-}
 _MAX_YEAR = 2100
-_FLORUIT = frozenset({"fl", "floruit", "flourished", "active"})
-_FILLER = frozenset({"of", "the", "c", "ca", "circa", "or", "to", "and"})
-_BRACKETS = (("-lrb-", "("), ("-rrb-", ")"), ("-lsb-", "["), ("-rsb-", "]"), ("-lcb-", "{"), ("-rcb-", "}"))
+_APPROXIMATE = frozenset({"c", "ca", "circa"})
 _AGE = re.compile(r"\(\s*(?:aged?|at age)\b[^()]*\)|\baged?\s+(?:c\s*\.?\s*)?\d{1,3}\b(?!\s*\d)")
 _TEMPLATE_WORDS = re.compile(r"\b(?:birth|death)[ _](?:date|year)(?:[ _]and[ _]age)?\b|\b[dm]f\s*=\s*\w+")
 # Eras right after a number ("44 bc", "44 b.c.e.", "79 a.d.", "79 ce") or "ad" right before one ("ad 79").
@@ -60,9 +52,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 def _clean(value: str) -> str:
     """Lowercase text with brackets as ( ), template words and ages removed, dashes as " -- "."""
-    text = value.lower()
-    for raw, bracket in _BRACKETS:
-        text = text.replace(raw, f" {bracket} ")
+    text = undo_brackets(value.lower(), pad=" ")
     text = re.sub(r"[{}\[\]|_=]", " ", _TEMPLATE_WORDS.sub(" ", text))
     text = re.sub(r"\s*[\u2013\u2014]\s*", " -- ", text)
     text = _AGE.sub(" ", " ".join(text.split()))
@@ -110,7 +100,7 @@ class _Scanner:
 
     def skip(self, i: int) -> int:
         """Index of the next token that is not a filler word ("of", "c.") or a range's second day."""
-        while self.kind(i) == "word" and self.text(i) in _FILLER:
+        while self.kind(i) == "word" and self.text(i) in DATE_FILLERS:
             i += 1
         return i
 
@@ -183,8 +173,8 @@ def parse_date(value: str | None) -> Date:
         return Date()
     tokens = _tokens(_clean(value))
     bc = ("word", _BC_WORD) in tokens
-    words = [t for kind, t in tokens if kind == "word" and t not in ("c", "ca", "circa", "born", "b", "d")]
-    if words and words[0] in _FLORUIT:
+    words = [t for kind, t in tokens if kind == "word" and t not in _APPROXIMATE | DATE_MARKERS]
+    if words and words[0] in FLORUIT:
         return Date()
     found = _Scanner(tokens).first() or Date()
     return found.model_copy(update={"year": 0}) if bc else found

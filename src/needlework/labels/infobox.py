@@ -34,6 +34,7 @@ from typing import Any
 
 from needlework.io import InputError
 from needlework.labels import nationality as nat
+from needlework.labels import vocabulary
 from needlework.labels.dates import parse_date
 from needlework.labels.schema import Date, Label
 from needlework.progress import progress
@@ -57,27 +58,21 @@ CAREER_KEYS = frozenset(
     "years club highlights role event coach discipline wins losses draws total reach stance championships "
     "debut retired starts series careerstart careerend".split()
 )
-_SPORTS = (
-    r"football|soccer|futsal|rugby(?: union| league| sevens)?|cricket|baseball|softball|basketball|netball|"
-    r"volleyball|handball|hockey|lacrosse|tennis|badminton|squash|golf|polo|bandy|floorball|hurling|camogie|"
-    r"curling|snooker|billiards|pool|darts|bowls|korfball|kabaddi|shinty"
-)
+_OCC = vocabulary.OCCUPATIONS
+
+
+def _any(words: list[str]) -> str:
+    """A regex alternation of ``words``, longest first ("rugby union" before "rugby")."""
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+
+
 _SPORT_PHRASE = re.compile(
-    rf"\b(?:{_SPORTS}) (?:player|coach|manager|goalkeeper|goaltender|referee|umpire|captain|international)s?\b"
-    r"|\b(?:racing|rally|race car|racecar|formula one|stock car|nascar) drivers?\b"
-    r"|\b(?:speedway|motocross|bmx|motorcycle|track|road|mountain bike) (?:riders?|racers?)\b"
-    r"|\bmartial artists?\b|\bhead coach\b|\btrack and field\b"
+    rf"\b(?:{_any(_OCC['sports'])}) (?:{_any(_OCC['sport_roles'])})s?\b"
+    rf"|\b(?:{_any(_OCC['motor_sports'])}) (?:{_any(_OCC['motor_roles'])})s?\b"
+    rf"|\b(?:{_any(_OCC['riding_sports'])}) (?:{_any(_OCC['riding_roles'])})s?\b"
+    rf"|\b(?:{_any(_OCC['sport_phrases'])})\b"
 )
-_SPORT_NOUNS = (
-    "footballer cricketer athlete sportsman sportswoman sportsperson olympian paralympian boxer kickboxer "
-    "wrestler swimmer cyclist runner sprinter hurdler marathoner decathlete heptathlete pentathlete triathlete "
-    "biathlete jumper thrower golfer skier skater snowboarder rower canoeist kayaker gymnast fencer archer "
-    "weightlifter powerlifter bodybuilder jockey equestrian racewalker bobsledder luger curler climber surfer "
-    "yachtsman judoka karateka racer goalkeeper goaltender midfielder winger defenceman quarterback linebacker "
-    "halfback fullback full-back wicket-keeper wicketkeeper batsman bowler pitcher outfielder infielder "
-    "shortstop"
-).split()
-SPORT_WORDS = frozenset(_SPORT_NOUNS + [noun + "s" for noun in _SPORT_NOUNS])  # "footballer", "footballers"
+SPORT_WORDS = frozenset(_OCC["sport_nouns"] + [noun + "s" for noun in _OCC["sport_nouns"]])  # "footballers"
 
 # --- politician -------------------------------------------------------------------------------------------
 POLITICAL_KEYS = frozenset(
@@ -142,9 +137,7 @@ def _fields(infobox: dict[str, Any]) -> dict[str, list[str]]:
 
 def _first_sentence(text: str) -> list[str]:
     """The words of the text up to its first " . ", with brackets, commas and dashes as separate words."""
-    text = text.lower()
-    for raw, bracket in (("-lrb-", "("), ("-rrb-", ")")):
-        text = text.replace(raw, f" {bracket} ")
+    text = vocabulary.undo_brackets(text.lower(), pad=" ")
     words = re.sub(r"([(),;])", r" \1 ", re.sub(r"\s*[\u2013\u2014]\s*", " -- ", text)).split()
     return words[: words.index(".")] if "." in words else words
 

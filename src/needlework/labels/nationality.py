@@ -20,60 +20,34 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
+
+from needlework.labels.vocabulary import COUNTRY_LINES, PLACE_LINES, STATE_PREFIXES, STATE_SUFFIXES, undo_brackets
 
 # Places whose name is both a US state and a country: a US reading unless another component is the country's.
 _AMBIGUOUS_PLACES: dict[str, tuple[str, str]] = {"georgia": ("american", "georgian")}
 
-_PREFIXES = (
-    "the ",
-    "democratic republic of ",
-    "federal republic of ",
-    "socialist republic of ",
-    "people's republic of ",
-    "republic of ",
-    "kingdom of ",
-    "empire of ",
-    "state of ",
-    "commonwealth of ",
-    "principality of ",
-    "grand duchy of ",
-    "duchy of ",
-)
-_SUFFIXES = (" soviet socialist republic", " ssr", " sfsr", " empire", " province", " state")
 _SEPARATORS = re.compile(r"\s*(?:,|/|;|&|\band\b|\bor\b)\s*")
 _PARENS = re.compile(r"\([^()]*\)")
 _WIKILINK = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]|]*)\]\]")
 # Country names and demonyms that are also ordinary English words: skipped in running text ("a pole vaulter").
 _PROSE_WORDS = frozenset({"us", "pole", "kiwi", "bohemian", "chad", "jordan", "georgia", "turkey", "china", "guinea"})
 _MAX_PHRASE = 6
-_BRACKETS = (("-lrb-", "("), ("-rrb-", ")"), ("-lsb-", "["), ("-rsb-", "]"), ("-lcb-", "{"), ("-rcb-", "}"))
 
 
 def normalize(text: str) -> str:
     """Lowercase ASCII with accents stripped, dots removed, wiki_bio brackets as ( ), single spaces."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    for raw, bracket in _BRACKETS:
-        text = text.replace(raw, bracket)
+    text = undo_brackets(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower())
     text = text.replace("`", "'").replace(" '", "'").replace(".", "").replace("_", " ")
     return " ".join(text.split())
 
 
-def _read_table(file_name: str) -> dict[str, str]:
-    """Normalised name -> demonym, from a package data table (``#`` comment lines and blank lines skipped)."""
-    out: dict[str, str] = {}
-    text = resources.files("needlework.labels").joinpath("data", file_name).read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        demonym, names = line.split(":", 1)
-        for name in (demonym, *names.split(";")):
-            out[normalize(name)] = demonym.strip()
-    return out
+def _read_table(lines: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """Normalised name -> demonym, from the lines of a demonym table."""
+    return {normalize(name): demonym for demonym, names in lines for name in (demonym, *names)}
 
 
-COUNTRY_DEMONYMS: dict[str, str] = _read_table("countries.txt")
-PLACE_DEMONYMS: dict[str, str] = {**_read_table("places.txt"), **{k: v[0] for k, v in _AMBIGUOUS_PLACES.items()}}
+COUNTRY_DEMONYMS: dict[str, str] = _read_table(COUNTRY_LINES)
+PLACE_DEMONYMS: dict[str, str] = {**_read_table(PLACE_LINES), **{k: v[0] for k, v in _AMBIGUOUS_PLACES.items()}}
 DEMONYMS: frozenset[str] = frozenset(COUNTRY_DEMONYMS.values())
 """The canonical vocabulary: every demonym a lookup can return."""
 UNKNOWN = "unknown"
@@ -85,12 +59,12 @@ def _variants(name: str) -> list[str]:
     changed = True
     while changed:
         changed = False
-        for prefix in _PREFIXES:
+        for prefix in STATE_PREFIXES:
             if name.startswith(prefix) and len(name) > len(prefix):
                 name = name[len(prefix):]
                 out.append(name)
                 changed = True
-        for suffix in _SUFFIXES:
+        for suffix in STATE_SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
                 name = name[: -len(suffix)]
                 out.append(name)
