@@ -16,7 +16,7 @@ def test_synthetic_corpus_is_filtered_anonymized_and_deterministic():
     assert stats["source"] == "synthetic" and stats["read"] == 200 and stats["anonymized"] is True
     assert stats["kept"] == len(records) == len(audit) == 200 - stats["dropped"]["non_person"]
     assert set(stats["dropped"]) == {"empty_text", "no_name", "non_person", "name_not_in_text", "invalid_label",
-                                     "name_leak", "duplicate"}
+                                     "name_leak", "label_changed", "duplicate"}
     assert stats["dropped"]["non_person"] > 5
     assert all(r["infobox"].get("background") != "group_or_band" for r in records)
     originals, _, _, _ = build.build_corpus({**cfg, "anonymize": False}, seed=5)
@@ -62,7 +62,7 @@ def test_wiki_bio_source_from_a_local_file(tmp_path):
     assert [r["id"] for r in records] == ["wiki_bio-test-0"] and audit == []
     assert records[0]["text"] == "walter extra ( born 14 june 1950 ) is a german pilot ."
     assert stats["dropped"] == {"empty_text": 1, "no_name": 0, "non_person": 1, "name_not_in_text": 0,
-                                "invalid_label": 0, "name_leak": 0, "duplicate": 0}
+                                "invalid_label": 0, "name_leak": 0, "label_changed": 0, "duplicate": 0}
     assert build.build_corpus({**cfg, "limit": 1}, seed=0)[3]["read"] == 1
 
 

@@ -9,8 +9,10 @@
 - every source: ``anonymize`` (bool) and ``max_bad_share`` (the share of bad records the step tolerates).
 
 Bad records are dropped, counted and listed (:mod:`needlework.corpus.rejects`): a label that breaks the schema
-(``invalid_label``) and a record whose original name still shows after anonymization (``name_leak``, with the
-surviving tokens); exact duplicates (same fields but the id) are merged into their first occurrence
+(``invalid_label``), a record whose original name still shows after anonymization (``name_leak``, with the
+surviving tokens) and a record whose label anonymization would change (``label_changed``: "anonymization changed
+label field date_of_birth.month", with the values before and after; :mod:`needlework.corpus.facts`); exact
+duplicates (same fields but the id) are merged into their first occurrence
 (``duplicate``).
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 
 from needlework.corpus import anonymize as anonymization
+from needlework.corpus import facts
 from needlework.corpus import jsonl_source, synthetic, wiki_bio
 from needlework.corpus.filters import REASONS, drop_reason
 from needlework.corpus.rejects import DUPLICATE, Rejects
@@ -27,6 +30,7 @@ from needlework.io import InputError, dumps
 from needlework.progress import progress
 
 NAME_LEAK = "name_leak"
+LABEL_CHANGED = "label_changed"
 
 SOURCES: tuple[str, ...] = ("synthetic", "wiki_bio", "jsonl")
 _MISSING = object()
@@ -88,7 +92,7 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
     max_share = _get(data_cfg, "max_bad_share", (int, float))
     if not 0 <= max_share <= 1:
         raise InputError(f"data.max_bad_share: must be in [0, 1], got {max_share}")
-    dropped = dict.fromkeys((*REASONS, jsonl_source.INVALID_LABEL, NAME_LEAK, DUPLICATE), 0)
+    dropped = dict.fromkeys((*REASONS, jsonl_source.INVALID_LABEL, NAME_LEAK, LABEL_CHANGED, DUPLICATE), 0)
     rejects = Rejects()
     kept, where_of, first_of, read = [], {}, {}, 0
     for where, record in progress(read_source(data_cfg, seed, rejects), desc=f"read {source}", unit="rec"):
@@ -117,9 +121,15 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
         leaks = anonymization.find_leaks(kept, anonymized)
         for record_id, tokens in leaks.items():
             rejects.add(NAME_LEAK, record_id, where_of[record_id], tokens=tokens)
+        changed = facts.find_changed([r for r in kept if r["id"] not in leaks], anonymized)
+        for record_id, fields in changed.items():
+            rejects.add(LABEL_CHANGED, record_id, where_of[record_id],
+                        detail=f"anonymization changed label field {', '.join(fields)}",
+                        fields={name: {"before": b, "after": a} for name, (b, a) in fields.items()})
         rejects.check(read, max_share, what)
-        kept = [record for record in anonymized if record["id"] not in leaks]
-        names = [row for row in names if row["id"] not in leaks]
+        bad = leaks.keys() | changed.keys()
+        kept = [record for record in anonymized if record["id"] not in bad]
+        names = [row for row in names if row["id"] not in bad]
     dropped.update(rejects.counts())
     stats = {"source": source, "read": read, "kept": len(kept), "dropped": dropped, "anonymized": do_anonymize}
     return kept, names, rejects.rows, stats
