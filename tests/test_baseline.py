@@ -65,9 +65,9 @@ def test_majority_cells_score_the_prior_against_eval_labels():
     ]
     table = majority_cells(eval_records, TRAIN, "leaves")
     assert table["model"].tolist() == ["majority", "majority"]
-    assert table[["context_length", "depth", "n", "parse_failures"]].values.tolist() == [
-        [100, 0, 2, 0],
-        [200, 50, 1, 0],
+    assert table[["context_length", "depth", "n", "parse_failures", "n_needles"]].values.tolist() == [
+        [100, 0, 2, 0, 2],
+        [200, 50, 1, 0, 1],
     ]
     assert table["accuracy"].tolist() == pytest.approx([13 / 18, 5 / 9])
     assert table["acc_date_of_birth"].tolist() == pytest.approx([0.5, 1.0])
@@ -108,4 +108,5 @@ def test_eval_scoring_published_reaches_the_baseline_cells_csv(tmp_path):
         accuracy[scoring] = pd.read_csv(out)["accuracy"].item()
     assert dirs["leaves"] != dirs["published"]
     assert accuracy["leaves"] == pytest.approx(8 / 9, abs=1e-6)  # politician missing from the label: wrong
-    assert accuracy["published"] == pytest.approx((9 - 1 / 2) / 9, abs=1e-6)  # |A ^ L| = 1
+    # |A ^ L| = 1: the baseline answers a Python dict, which the published scorer reads (JSON it would not)
+    assert accuracy["published"] == pytest.approx((9 - 1 / 2) / 9, abs=1e-6)

@@ -10,7 +10,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from needlework.evaluate.scoring import CELL_COLUMNS, wilson
+from needlework.evaluate.intervals import aggregate, encode_ids, wilson
+from needlework.evaluate.scoring import CELL_COLUMNS
 from needlework.io import InputError
 from needlework.labels.schema import Date, Label
 from needlework.report import cost, html, plots
@@ -30,6 +31,7 @@ PROMPTS = [  # cl100k_base tokens: system 7, users 9 and 15; whitespace words: s
 
 
 def _cells(models: dict[str, float], lengths=(1024, 2048), depths=(0, 50, 100), n: int = 9) -> pd.DataFrame:
+    """Cells like the grid's: the same ``n`` needles in every cell."""
     rows = []
     for model, accuracy in models.items():
         for length in lengths:
@@ -39,6 +41,7 @@ def _cells(models: dict[str, float], lengths=(1024, 2048), depths=(0, 50, 100), 
                     "model": model, "context_length": length, "depth": depth, "n": n, "accuracy": accuracy,
                     "ci_low": low, "ci_high": high, "parse_failures": 1,
                     **{c: accuracy for c in CELL_COLUMNS if c.startswith("acc_")},
+                    "n_needles": n, "needle_ids": encode_ids(f"needle-{i}" for i in range(n)),
                 })
     return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 
@@ -107,12 +110,33 @@ def test_heatmap_of_unknown_model_names_the_models_present(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_aggregate_weights_cells_by_n():
-    cells = pd.DataFrame({"model": ["m", "m"], "context_length": [1024, 1024], "depth": [0, 100],
-                          "n": [10, 30], "accuracy": [1.0, 0.0], "parse_failures": [0, 3]})
-    row = plots.aggregate(cells, ["model"]).iloc[0]
-    assert row["n"] == 40 and row["accuracy"] == 0.25 and row["parse_failures"] == 3
-    assert (row["ci_low"], row["ci_high"]) == wilson(10, 40)
+def test_aggregate_weights_cells_by_n_and_counts_each_needle_once():
+    """100 prompts of 20 needles (5 depths x 20): the interval is that of 20 draws, about twice as wide."""
+    ids = encode_ids(f"needle-{i}" for i in range(20))
+    cells = pd.DataFrame({"model": "m", "context_length": 1024, "depth": [0, 25, 50, 75, 100], "n": 20,
+                          "accuracy": [0.3, 0.4, 0.5, 0.6, 0.7], "parse_failures": [0, 0, 1, 0, 2],
+                          "needle_ids": ids})
+    row = aggregate(cells, ["model", "context_length"]).iloc[0]
+    assert row["n"] == 100 and row["n_needles"] == 20 and row["parse_failures"] == 3
+    assert row["accuracy"] == pytest.approx(0.5)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson(10, 20))  # [0.299, 0.701]
+    per_prompt = wilson(50, 100)  # [0.404, 0.596]: what counting prompts claimed
+    assert row["ci_high"] - row["ci_low"] == pytest.approx(0.402, abs=1e-3)
+    assert per_prompt[1] - per_prompt[0] == pytest.approx(0.192, abs=1e-3)
+
+
+def test_aggregate_counts_the_union_of_the_cells_needles():
+    cells = pd.DataFrame({"model": "m", "context_length": [1024, 2048], "depth": 0, "n": [10, 30],
+                          "accuracy": [1.0, 0.0], "needle_ids": [encode_ids(["a", "b"]), encode_ids(["b", "c"])]})
+    row = aggregate(cells, ["model"]).iloc[0]
+    assert row["n"] == 40 and row["n_needles"] == 3 and row["accuracy"] == 0.25 and row["parse_failures"] == 0
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson(0.75, 3))
+
+
+def test_aggregate_of_cells_without_needle_ids_says_to_rerun_the_evaluation():
+    cells = pd.DataFrame({"model": ["m"], "context_length": [1024], "n": [10], "accuracy": [1.0]})
+    with pytest.raises(InputError, match="needle_ids.*rerun"):
+        aggregate(cells, ["model"])
 
 
 # --- cost ----------------------------------------------------------------------------------------------------
@@ -261,10 +285,62 @@ def test_verdict_names_the_lengths_where_a_model_beats_the_baseline(tmp_path):
                         "flat": "at or below baseline: no evidence of retrieval"}
 
 
+def test_verdicts_count_needles_not_prompts(tmp_path):
+    """0.62 over 11 depths x 10 needles against a 0.5 baseline: 110 prompts would put the interval above the
+    baseline, but they are 10 draws of a biography, and over 10 needles it is not."""
+    depths = tuple(range(0, 101, 10))
+    cells = _cells({"m": 0.62}, lengths=(1024,), depths=depths, n=10)
+    baseline = _cells({"majority": 0.5}, lengths=(1024,), depths=depths, n=10).drop(columns=["model"])
+    assert wilson(0.62 * 110, 110)[0] > 0.5 > wilson(0.62 * 10, 10)[0]
+    page = html.write_report(tmp_path, experiment="default", cells=cells, baseline=baseline,
+                             cost=pd.DataFrame({"model": ["m"], "usd_per_1k_queries": [0.0]}), training=None,
+                             predictions_by_model={}, images={}, notes=[], scoring="leaves").read_text("utf-8")
+    verdict = re.search(r"<td>m</td>.*?<td class=\"verdict-\w+\">([^<]*)</td>", page, re.DOTALL).group(1)
+    assert verdict == "at or below baseline: no evidence of retrieval"
+    row = re.search(r'<table id="lengths">.*?<td>m</td>(.*?)</tr>', page, re.DOTALL).group(1)
+    low, high = wilson(6.2, 10)
+    assert f"[{low:.3f}, {high:.3f}]" in row and "<td class=\"num\">110</td><td class=\"num\">10</td>" in row
+    assert "Wilson interval on per-needle mean" in page
+
+
+def test_report_shows_each_models_effective_length_and_its_rule(tmp_path):
+    from needlework.report.effective import effective_lengths
+
+    cells = pd.concat([_cells({"base": 0.9}, lengths=(1024,)), _cells({"base": 0.4}, lengths=(2048,)),
+                       _cells({"finetuned": 0.9})])
+    baseline = _baseline(0.1)
+    effective = effective_lengths(cells, baseline, native_context=1024, margin=0.1)
+    cost_df = pd.DataFrame({"model": ["base", "finetuned"], "usd_per_1k_queries": [0.0, 0.0]})
+    page = html.write_report(tmp_path, experiment="default", cells=cells, baseline=baseline, cost=cost_df,
+                             training=None, predictions_by_model={}, images={}, notes=[], scoring="leaves",
+                             effective=effective).read_text(encoding="utf-8")
+    summary = re.search(r'<table id="summary">.*?</table>', page, re.DOTALL).group()
+    shown = dict(re.findall(r"<td>(base|finetuned)</td>(?:.*?<td class=\"num\">){7}([^<]*)</td>", summary,
+                            re.DOTALL))
+    assert shown == {"base": "1,024", "finetuned": "2,048"}
+    assert "above 0.800 (the base model's 0.900 at 1,024 tokens minus the margin 0.1" in " ".join(page.split())
+
+
+def test_summary_metrics_carry_needle_intervals_and_effective_lengths():
+    from needlework.report.effective import effective_lengths
+    from needlework.stages.reporting import _summary
+
+    cells = _cells({"base": 0.9, "finetuned": 0.85}, lengths=(1024, 2048))
+    cost_df = pd.DataFrame({"model": ["base", "finetuned"], "accuracy": [0.9, 0.85], "usd_per_1k_queries": [0, 0]})
+    summary = _summary(cells, cost_df, _baseline(0.5), None, effective_lengths(cells, _baseline(0.5), 1024, 0.1))
+    assert (summary["finetuned.ci_low_len_2048"], summary["finetuned.ci_high_len_2048"]) == pytest.approx(
+        wilson(0.85 * 9, 9))  # 27 prompts of 9 needles
+    assert summary["finetuned.acc_len_2048"] == pytest.approx(0.85)
+    assert summary["base.effective_length"] == 2048 and summary["finetuned.effective_length"] == 2048
+    assert summary["effective_threshold"] == pytest.approx(0.8)
+    assert summary["majority.ci_high"] == pytest.approx(wilson(4.5, 9)[1])
+
+
 def test_report_states_the_scoring_it_used(tmp_path):
     assert re.search(r"Scoring: <strong>leaves</strong>", _report(tmp_path).read_text(encoding="utf-8"))
     page = _report(tmp_path, out="published", scoring="published").read_text(encoding="utf-8")
     assert re.search(r"Scoring: <strong>published</strong>", page) and "symmetric difference" in page
+    assert "fenced or chatty answer" in page and "case-sensitive" in page
 
 
 def test_report_without_baseline_says_so(tmp_path):

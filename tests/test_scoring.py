@@ -1,11 +1,12 @@
-"""Judge-free scoring: per-leaf comparison, Wilson intervals, the cells table and its CSV."""
+"""Judge-free scoring: per-leaf comparison (strict and published), Wilson intervals, the cells table and its CSV."""
 import json
 import random
 
 import pandas as pd
 import pytest
 
-from needlework.evaluate.scoring import CELL_COLUMNS, cells, score, wilson, write_cells
+from needlework.evaluate.intervals import wilson
+from needlework.evaluate.scoring import CELL_COLUMNS, cells, score, score_prediction, write_cells
 from needlework.labels.schema import LEAF_FIELDS
 
 LABEL = {
@@ -126,11 +127,12 @@ PREDICTIONS = [
 def test_cells_table_has_exact_values():
     table = cells(PREDICTIONS, "tiny", "leaves")
     assert list(table.columns) == list(CELL_COLUMNS)
-    assert table[["context_length", "depth", "n", "parse_failures"]].values.tolist() == [
-        [500, 100, 1, 0],
-        [1000, 0, 2, 0],
-        [1000, 50, 2, 2],
+    assert table[["context_length", "depth", "n", "parse_failures", "n_needles"]].values.tolist() == [
+        [500, 100, 1, 0, 1],
+        [1000, 0, 2, 0, 2],
+        [1000, 50, 2, 2, 2],
     ]
+    assert table["needle_ids"].tolist() == ['["n-5"]', '["n-1", "n-2"]', '["n-3", "n-4"]']
     assert (table["model"] == "tiny").all()
     expected = {
         "accuracy": [8 / 9, 8 / 9, 0.0],
@@ -155,12 +157,23 @@ def test_cells_csv_is_exact_and_independent_of_input_order(tmp_path):
     assert text == (tmp_path / "b" / "cells.csv").read_text()
     assert text.splitlines() == [
         ",".join(CELL_COLUMNS),
-        "tiny,500,100,1,0.888889,0.163694,0.996951,0,0.000000,1.000000,1.000000,1.000000,1.000000",
-        "tiny,1000,0,2,0.888889,0.272096,0.994193,0,1.000000,0.833333,1.000000,1.000000,0.500000",
-        "tiny,1000,50,2,0.000000,0.000000,0.657628,2,0.000000,0.000000,0.000000,0.000000,0.000000",
+        'tiny,500,100,1,0.888889,0.163694,0.996951,0,0.000000,1.000000,1.000000,1.000000,1.000000,1,"[""n-5""]"',
+        'tiny,1000,0,2,0.888889,0.272096,0.994193,0,1.000000,0.833333,1.000000,1.000000,0.500000,2,'
+        '"[""n-1"", ""n-2""]"',
+        'tiny,1000,50,2,0.000000,0.000000,0.657628,2,0.000000,0.000000,0.000000,0.000000,0.000000,2,'
+        '"[""n-3"", ""n-4""]"',
     ]
     assert pd.read_csv(tmp_path / "a" / "cells.csv")["n"].tolist() == [1, 2, 2]
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["cells.csv"]  # no temporary left behind
+
+
+def test_a_cell_asking_one_needle_twice_has_the_interval_of_one_draw():
+    """Two prompts about one needle are one draw of a biography: the cell's interval is that of n = 1."""
+    twice = [{**PREDICTIONS[0], "id": "h-a"}, {**PREDICTIONS[0], "id": "h-b"}]
+    row = cells(twice, "tiny", "leaves").iloc[0]
+    assert (row["n"], row["n_needles"], row["accuracy"]) == (2, 1, 1.0)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson(1, 1))  # [0.21, 1.0], not wilson(2, 2)
+    assert row["ci_low"] < wilson(2, 2)[0]
 
 
 def test_cells_of_no_predictions_is_an_empty_table_with_the_contract_columns():
@@ -226,7 +239,7 @@ def without(leaf):
                          "date_of_death.year": 1, "sportsperson": False, "politician": True}), 0.0, 0.0),  # all wrong
         ({"nationality": "french"}, (1 - 10 / 2) / 1, 0.0),  # one wrong leaf only: |A ^ L| = 10, below 0
         (with_changes(**{"date_of_birth.year": "1995"}), (9 - 2 / 2) / 9, 1.0),  # "1995" is not 1995 there
-        (with_changes(nationality="Sweden"), 1.0, 1.0),  # nationality canonical in both modes
+        (with_changes(nationality="Sweden"), (9 - 2 / 2) / 9, 1.0),  # exact there, canonical in leaves
         ({}, 0.0, 0.0),  # no leaves at all
     ],
 )
@@ -247,22 +260,72 @@ def test_an_unknown_scoring_names_the_config_key():
         score(LABEL, LABEL, "per-field")
 
 
-def test_published_scoring_sets_the_cells_accuracy_and_keeps_per_leaf_field_columns(tmp_path):
+def test_published_scoring_sets_the_cells_accuracy_and_its_per_leaf_field_columns(tmp_path):
     predictions = [
-        prediction(1, 500, 0, json.dumps(without("politician"))),  # published 0.9375, leaves 8/9
-        prediction(2, 1000, 0, json.dumps({**LABEL, "name": "anna berg"})),  # published 0.95, leaves 1
+        prediction(1, 500, 0, str(without("politician"))),  # published 0.9375, leaves 8/9
+        prediction(2, 1000, 0, str({**LABEL, "name": "anna berg"})),  # published 0.95, leaves 1
         prediction(3, 1000, 0, "no json here"),  # 0 in both, a parse failure
+        prediction(4, 1000, 0, json.dumps(LABEL)),  # JSON true/false: not Python, 0 in published, 1 in leaves
     ]
     published = cells(predictions, "tiny", "published")
     leaves = cells(predictions, "tiny", "leaves")
-    assert published["accuracy"].tolist() == pytest.approx([0.9375, 0.95 / 2])
-    assert leaves["accuracy"].tolist() == pytest.approx([8 / 9, 0.5])
-    assert published["parse_failures"].tolist() == [0, 1]
-    per_field = [f"acc_{field}" for field in ("nationality", "date_of_birth", "date_of_death", "sportsperson",
-                                              "politician")]
-    assert published[per_field].values.tolist() == leaves[per_field].values.tolist()
+    assert published["accuracy"].tolist() == pytest.approx([0.9375, 0.95 / 3])
+    assert leaves["accuracy"].tolist() == pytest.approx([8 / 9, 2 / 3])
+    assert published["parse_failures"].tolist() == [0, 2] and leaves["parse_failures"].tolist() == [0, 1]
+    assert published["acc_politician"].tolist() == [0.0, pytest.approx(1 / 3)]  # the field follows the mode
+    assert leaves["acc_politician"].tolist() == [0.0, pytest.approx(2 / 3)]
     write_cells(published, tmp_path / "cells.csv")
-    assert pd.read_csv(tmp_path / "cells.csv")["accuracy"].tolist() == pytest.approx([0.9375, 0.475])
+    assert pd.read_csv(tmp_path / "cells.csv")["accuracy"].tolist() == pytest.approx([0.9375, 0.316667])
+
+
+# The published scorer on raw answers: the label is LABEL (swedish, born 14.6.1995, alive, sportsperson).
+@pytest.mark.parametrize(
+    ("answer", "published", "leaves"),
+    [
+        (str(LABEL), 1.0, 1.0),  # a plain Python dict: right in both
+        ("  " + str(LABEL) + "\n", 1.0, 1.0),  # surrounding blanks: Python reads them too
+        (json.dumps(LABEL), 0.0, 1.0),  # JSON: `true`/`false` are not Python names
+        (json.dumps({k: v for k, v in LABEL.items() if k not in ("sportsperson", "politician")}),
+         (7 - 2 / 2) / 7, 7 / 9),  # JSON without booleans is a Python literal: 7 right, 2 missing
+        ("```python\n" + str(LABEL) + "\n```", 0.0, 1.0),  # fenced
+        ("Here is the information: " + str(LABEL), 0.0, 1.0),  # chatty
+        (str({**LABEL, "name": "anna berg", "age": 30}), (11 - 2 / 2) / 11, 1.0),  # extra keys cost a little
+        (str(without("date_of_death")), (6 - 3 / 2) / 6, 6 / 9),  # missing keys
+        (str({**LABEL, "sportsperson": 1, "politician": 0}), 1.0, 7 / 9),  # Python: True == 1 and False == 0
+        (str(with_changes(**{"date_of_birth.year": "1995"})), (9 - 2 / 2) / 9, 1.0),  # "1995" != 1995
+        (str(with_changes(**{"date_of_birth.year": 1995.0})), 1.0, 1.0),  # 1995.0 == 1995
+        (str(with_changes(nationality="Swedish")), (9 - 2 / 2) / 9, 1.0),  # case-sensitive
+        (str(with_changes(nationality="Sweden")), (9 - 2 / 2) / 9, 1.0),  # no canonical demonyms
+        (str(with_changes(nationality=["swedish"])), 0.0, 8 / 9),  # a list: the published code cannot score it
+        ("{}", 0.0, 0.0),  # no leaves: the published code would divide by zero
+        ("[1, 2]", 0.0, 0.0),  # not a dict
+        ("{'nationality': __import__('os').getcwd()}", 0.0, 0.0),  # never run
+        ("", 0.0, 0.0),
+    ],
+    ids=["dict", "blanks", "json", "json-no-bools", "fenced", "chatty", "extra-keys", "missing-keys", "bool-int",
+         "str-year", "float-year", "case", "country", "list", "empty-dict", "list-answer", "code", "empty"],
+)
+def test_published_scoring_reproduces_the_published_scorer_on_raw_answers(answer, published, leaves):
+    record = prediction(1, 500, 0, answer)
+    assert score_prediction(record, "published")["score"] == pytest.approx(published)
+    assert score_prediction(record, "leaves")["score"] == pytest.approx(leaves)
+    assert score_prediction(record, "published")["parse_failure"] is (published == 0.0)
+
+
+@pytest.mark.parametrize("answer", ["Not American", "not american", "Non-American", "American, Canadian",
+                                    "American/Canadian", "American or Canadian", "American and Canadian",
+                                    "Canadian American", "probably American", "American (born in Canada)",
+                                    "unknown or American"])
+def test_strict_nationality_gives_hedges_nothing(answer):
+    result = score(AMERICAN, {**AMERICAN, "nationality": answer})
+    assert result["correct"]["nationality"] is False
+    assert result["score"] == pytest.approx(8 / 9)
+
+
+@pytest.mark.parametrize(("label", "answer"), [("american", "the United States"), ("american", "U.S.A."),
+                                               ("unknown", "Unknown"), ("unknown", "N/A"), ("unknown", "")])
+def test_strict_nationality_still_reads_one_country_however_written(label, answer):
+    assert score({**LABEL, "nationality": label}, {**LABEL, "nationality": answer})["correct"]["nationality"] is True
 
 
 def test_eval_scoring_is_in_the_evaluate_key_but_not_in_the_answer_cache_key():

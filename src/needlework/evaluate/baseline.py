@@ -5,7 +5,6 @@ the needle.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -43,7 +42,10 @@ def majority_label(train_labels: list[dict[str, Any]]) -> dict[str, Any]:
 def majority_cells(eval_records: list[dict[str, Any]], train_labels: list[dict[str, Any]],
                    scoring: str) -> pd.DataFrame:
     """Cells table (model ``majority``) of answering :func:`majority_label` to every eval haystack record,
-    scored like every model (``scoring``: ``eval.scoring``)."""
-    answer = json.dumps(majority_label(train_labels))
+    scored like every model (``scoring``: ``eval.scoring``).
+
+    The answer is the label's Python repr, which both scorings parse (the published one reads Python literals,
+    not JSON's ``true``/``false``): the baseline measures the label priors, not an answer format."""
+    answer = repr(majority_label(train_labels))
     result = {"answer": answer, "error": None, "input_tokens": 0, "output_tokens": 0}
     return cells([prediction_record(record, result) for record in eval_records], MODEL_NAME, scoring)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from needlework.evaluate.scoring import score_prediction
 from needlework.io import InputError, atomic_open
-from needlework.report.plots import aggregate
+from needlework.evaluate.intervals import aggregate
 
 NEAR_BASELINE = 0.05
 """A model whose accuracy is within this much above the baseline is flagged as near it."""
@@ -47,6 +47,7 @@ def write_report(
     images: dict[str, Path],
     notes: list[str],
     scoring: str,
+    effective: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` atomically and return its path.
 
@@ -58,10 +59,17 @@ def write_report(
     - ``notes``: free text shown at the top.
     - ``scoring``: the ``eval.scoring`` the cells were scored with (``leaves`` | ``published``), stated in the
       report; the failure table scores with it too.
+    - ``effective``: :func:`needlework.report.effective.effective_lengths`, shown per model with its rule.
+
+    Every interval is a 95% Wilson interval over needles (:mod:`needlework.evaluate.intervals`), and so is every
+    verdict that rests on one.
     """
     base = _baseline_summary(baseline)
-    summary = _summary_rows(cells, base, cost, _lengths_above(cells, baseline))
+    above = _lengths_above(cells, baseline)
+    summary = _summary_rows(cells, base, cost, above, effective)
     context = {
+        "effective": effective,
+        "lengths": _length_rows(cells, baseline, above),
         "experiment": experiment,
         "baseline": base,
         "flagged": [row["model"] for row in summary if row["flag"]],
@@ -98,12 +106,13 @@ def _baseline_summary(baseline: pd.DataFrame | None) -> dict[str, Any] | None:
         "accuracy": _fmt(overall["accuracy"], "{:.3f}"),
         "ci": _interval(overall["ci_low"], overall["ci_high"]),
         "n": int(overall["n"]),
+        "n_needles": int(overall["n_needles"]),
     }
 
 
 def _lengths_above(cells: pd.DataFrame, baseline: pd.DataFrame | None) -> dict[str, list[int]]:
-    """Model -> the context lengths where it is above the baseline by the overall verdict's rule (95% interval
-    above the baseline's accuracy at that length, by at least ``NEAR_BASELINE``)."""
+    """Model -> the context lengths where it is above the baseline by the overall verdict's rule (its 95% interval
+    over needles above the baseline's accuracy at that length, by at least ``NEAR_BASELINE``)."""
     if baseline is None or baseline.empty:
         return {}
     base = aggregate(baseline, ["context_length"]).set_index("context_length")["accuracy"]
@@ -115,8 +124,32 @@ def _lengths_above(cells: pd.DataFrame, baseline: pd.DataFrame | None) -> dict[s
     return above
 
 
+def _length_rows(cells: pd.DataFrame, baseline: pd.DataFrame | None,
+                 above: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """One row per model and context length: accuracy over all depths, its interval over needles, the baseline
+    at that length and whether the model is above it there (the verdicts' rule)."""
+    base = (aggregate(baseline, ["context_length"]).set_index("context_length")
+            if baseline is not None and not baseline.empty else None)
+    rows = []
+    for _, agg in aggregate(cells, ["model", "context_length"]).iterrows():
+        length = agg["context_length"]
+        here = base.loc[length] if base is not None and length in base.index else None
+        rows.append({
+            "model": str(agg["model"]),
+            "length": f"{int(length):,}",
+            "accuracy": _fmt(agg["accuracy"], "{:.3f}"),
+            "ci": _interval(agg["ci_low"], agg["ci_high"]),
+            "n": int(agg["n"]),
+            "n_needles": int(agg["n_needles"]),
+            "baseline": ("—" if here is None
+                         else f"{here['accuracy']:.3f} {_interval(here['ci_low'], here['ci_high'])}"),
+            "above": "yes" if int(length) in above.get(str(agg["model"]), []) else "no",
+        })
+    return rows
+
+
 def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.DataFrame,
-                  above: dict[str, list[int]]) -> list[dict[str, Any]]:
+                  above: dict[str, list[int]], effective: dict[str, Any] | None) -> list[dict[str, Any]]:
     usd = dict(zip(cost["model"], cost["usd_per_1k_queries"])) if "usd_per_1k_queries" in cost else {}
     rows = []
     for _, agg in aggregate(cells, ["model"]).iterrows():
@@ -139,6 +172,8 @@ def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.Dat
             "accuracy": _fmt(accuracy, "{:.3f}"),
             "ci": _interval(ci_low, agg["ci_high"]),
             "n": n,
+            "n_needles": int(agg["n_needles"]),
+            "effective": _effective_text(effective, str(agg["model"])),
             "parse_failures": f"{int(agg['parse_failures'])} ({agg['parse_failures'] / n:.1%})" if n else "0",
             "baseline": base["accuracy"] if base else "—",
             "delta": f"{accuracy - base['value']:+.3f}" if base else "—",
@@ -148,6 +183,13 @@ def _summary_rows(cells: pd.DataFrame, base: dict[str, Any] | None, cost: pd.Dat
             "flag": flag,
         })
     return rows
+
+
+def _effective_text(effective: dict[str, Any] | None, model: str) -> str:
+    if effective is None or model not in effective["lengths"]:
+        return "—"
+    length = effective["lengths"][model]
+    return f"{length:,}" if length else "none"
 
 
 def _cost_view(cost: pd.DataFrame) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Every figure is drawn on a standalone :class:`matplotlib.figure.Figure` (Agg canvas, no pyplot state) and written
 atomically as PNG without a ``Software`` stamp, so the same cells give byte-identical files on the same stack.
 
-Aggregation over cells is n-weighted: a group's accuracy is ``sum(accuracy * n) / sum(n)`` and its 95% Wilson
-interval is computed on those (fractional) successes, like the per-cell intervals of cells.csv.
+Aggregation over cells is :func:`needlework.evaluate.intervals.aggregate`: a group's accuracy is
+``sum(accuracy * n) / sum(n)`` and its 95% interval is a Wilson interval on per-needle means, with the group's
+distinct needles (not its prompts) as the sample size, like the per-cell intervals of cells.csv.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from needlework.evaluate.scoring import wilson
+from needlework.evaluate.intervals import aggregate
 from needlework.io import InputError, atomic_path
 
 BASELINE_LABEL = "majority-class baseline"
@@ -28,46 +29,13 @@ def field_columns(cells: pd.DataFrame) -> list[str]:
     return [c for c in cells.columns if c.startswith("acc_")]
 
 
-def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """n-weighted accuracy per group of ``by``: n, accuracy, ci_low, ci_high, parse_failures, acc_<field>.
-
-    Groups keep the order in which they first appear in ``cells`` (``by=[]`` gives one row for everything).
-    ``parse_failures`` is 0 where ``cells`` has no such column (a baseline table, for instance).
-    """
-    _require(cells, ["n", "accuracy", *by], "cells")
-    fields = field_columns(cells)
-    work = cells.assign(
-        _succ=cells["accuracy"] * cells["n"],
-        parse_failures=cells["parse_failures"] if "parse_failures" in cells else 0,
-        **{f"_s_{f}": cells[f] * cells["n"] for f in fields},
-    )
-    keyed = work.assign(_all=0) if not by else work
-    grouped = keyed.groupby(by or ["_all"], sort=False)
-    sums = grouped[["n", "_succ", "parse_failures", *(f"_s_{f}" for f in fields)]].sum().reset_index()
-    rows = []
-    for _, row in sums.iterrows():
-        n = int(row["n"])
-        successes = min(max(float(row["_succ"]), 0.0), float(n))  # CSV rounding can overshoot by 1e-7
-        low, high = wilson(successes, n) if n > 0 else (np.nan, np.nan)
-        out = {key: row[key] for key in by}
-        out.update(
-            n=n,
-            accuracy=successes / n if n > 0 else np.nan,
-            ci_low=low,
-            ci_high=high,
-            parse_failures=int(row["parse_failures"]),
-        )
-        out.update({f: row[f"_s_{f}"] / n if n > 0 else np.nan for f in fields})
-        rows.append(out)
-    return pd.DataFrame(rows, columns=[*by, "n", "accuracy", "ci_low", "ci_high", "parse_failures", *fields])
-
-
 def heatmap(cells: pd.DataFrame, model: str, png_path: str | Path) -> Path:
     """Accuracy of ``model`` by needle depth (rows, 0% on top) and context length (columns), annotated.
 
-    Red-to-green colour scale fixed to 0..1; the title states how many queries each cell holds.
+    Red-to-green colour scale fixed to 0..1; the title states how many queries (and distinct
+    needles) each cell holds.
     """
-    _require(cells, ["model", "context_length", "depth", "n", "accuracy"], "cells")
+    _require(cells, ["model", "context_length", "depth", "n", "n_needles", "accuracy"], "cells")
     own = cells[cells["model"] == model]
     if own.empty:
         known = ", ".join(map(str, pd.unique(cells["model"])))
@@ -92,16 +60,17 @@ def heatmap(cells: pd.DataFrame, model: str, png_path: str | Path) -> Path:
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("needle depth")
     ax.tick_params(axis="y", rotation=0)
-    ax.set_title(f"{model}\n{_n_phrase(own['n'])}", fontsize=10)
+    ax.set_title(f"{model}\nn = {_span(own['n'])} queries ({_span(own['n_needles'])} needles) per cell", fontsize=10)
     return _save(fig, png_path)
 
 
 def accuracy_vs_length(all_cells: pd.DataFrame, png_path: str | Path, baseline: pd.DataFrame | None = None) -> Path:
-    """Mean accuracy vs context length, one line per model with Wilson 95% error bars, baseline dashed.
+    """Mean accuracy vs context length, one line per model with 95% error bars over needles, baseline dashed.
 
-    Each point aggregates all depths of one context length, n-weighted. ``baseline`` is a cells-shaped table
-    (n, accuracy) scored for the majority-class answer; its n-weighted mean is drawn as a dashed grey line
-    across the plot (the same number the HTML summary shows beside every model).
+    Each point aggregates all depths of one context length, n-weighted; its interval counts the length's distinct
+    needles (:func:`~needlework.evaluate.intervals.aggregate`). ``baseline`` is a cells-shaped table scored for the
+    majority-class answer: its n-weighted mean is a dashed grey line across the plot (the number the HTML summary
+    shows beside every model) and its per-length 95% interval a grey band (what a model must clear).
     """
     _require(all_cells, ["model", "context_length", "n", "accuracy"], "cells")
     per_length = aggregate(all_cells, ["model", "context_length"])
@@ -110,23 +79,26 @@ def accuracy_vs_length(all_cells: pd.DataFrame, png_path: str | Path, baseline: 
 
     fig = Figure(figsize=(7.0, 4.2), dpi=_DPI, layout="constrained")
     ax = fig.subplots()
+    if baseline is not None:
+        band = aggregate(baseline, ["context_length"]).sort_values("context_length")
+        ax.fill_between(band["context_length"], band["ci_low"], band["ci_high"], color="0.6", alpha=0.25,
+                        linewidth=0, label=f"{BASELINE_LABEL}, 95% interval")
+        level = aggregate(baseline, [])["accuracy"].iloc[0]
+        ax.axhline(level, linestyle="--", color="0.35", linewidth=1.4, label=f"{BASELINE_LABEL} ({level:.2f})")
     for model, color in palette.items():
         line = per_length[per_length["model"] == model].sort_values("context_length")
-        yerr = np.vstack([line["accuracy"] - line["ci_low"], line["ci_high"] - line["accuracy"]])
+        yerr = np.vstack([line["accuracy"] - line["ci_low"], line["ci_high"] - line["accuracy"]]).clip(min=0)
         ax.errorbar(
             line["context_length"], line["accuracy"], yerr=yerr, label=str(model), color=color,
             marker="o", markersize=4, capsize=3, linewidth=1.6,
         )
-    if baseline is not None:
-        level = aggregate(baseline, [])["accuracy"].iloc[0]
-        ax.axhline(level, linestyle="--", color="0.35", linewidth=1.4, label=f"{BASELINE_LABEL} ({level:.2f})")
     ax.set_xscale("log", base=2)
     ax.set_xticks(lengths, [format_length(x) for x in lengths])
     ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("accuracy (fraction of label fields right)")
-    ax.set_title("Accuracy vs context length (mean over depths, 95% Wilson intervals)", fontsize=10)
+    ax.set_ylabel("accuracy (mean score)")
+    ax.set_title("Accuracy vs context length (mean over depths; 95% Wilson intervals over needles)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _save(fig, png_path)
@@ -185,9 +157,9 @@ def format_length(tokens: int | float) -> str:
     return f"{tokens / 1024:g}k" if tokens >= 1024 and tokens % 512 == 0 else str(tokens)
 
 
-def _n_phrase(n: pd.Series) -> str:
+def _span(n: pd.Series) -> str:
     low, high = int(n.min()), int(n.max())
-    return f"n = {low} queries per cell" if low == high else f"n = {low}–{high} queries per cell"
+    return str(low) if low == high else f"{low}–{high}"
 
 
 def _slug(text: str) -> str:

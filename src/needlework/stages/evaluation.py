@@ -51,6 +51,7 @@ def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str
 def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: str | None,
              adapter_dir: str | None, out_predictions: str, out_cells: str, cache: str, threads: int = 1) -> None:
     from needlework.evaluate.grid import run_predictions
+    from needlework.evaluate.intervals import aggregate
     from needlework.evaluate.scoring import cells, write_cells
 
     mcfg = model_config(cfg, model_name)
@@ -73,8 +74,12 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
         table = cells(predictions, model_name, cfg["eval"]["scoring"])
         write_cells(table, out_cells)
         n = len(predictions)
+        overall = aggregate(table, []).iloc[0]  # the interval counts needles, not prompts
         metrics = {
-            "accuracy": float((table["accuracy"] * table["n"]).sum() / max(table["n"].sum(), 1)),
+            "accuracy": float(overall["accuracy"]),
+            "ci_low": float(overall["ci_low"]),
+            "ci_high": float(overall["ci_high"]),
+            "needles": int(overall["n_needles"]),
             "parse_failures": int(table["parse_failures"].sum()),
             "queries": n,
             "seconds": t["seconds"],
@@ -90,6 +95,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
 def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_jsonl: str, out_cells: str) -> None:
     """Cells of the majority-class answer (per field, the most frequent training label)."""
     from needlework.evaluate.baseline import majority_cells
+    from needlework.evaluate.intervals import aggregate
     from needlework.evaluate.scoring import write_cells
 
     train_ids = {r["id"] for r in read_jsonl(needles_jsonl) if r["split"] == "train"}
@@ -98,7 +104,9 @@ def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_js
                                                                          "scoring": cfg["eval"]["scoring"]}) as run:
         table = majority_cells(list(read_jsonl(grid_jsonl)), train_labels, cfg["eval"]["scoring"])
         write_cells(table, out_cells)
-        accuracy = float((table["accuracy"] * table["n"]).sum() / table["n"].sum())
-        log.info("majority baseline accuracy %.3f", accuracy)
-        run.log_metrics({"accuracy": accuracy})
+        overall = aggregate(table, []).iloc[0]
+        log.info("majority baseline accuracy %.3f [%.3f, %.3f] over %d needles", overall["accuracy"],
+                 overall["ci_low"], overall["ci_high"], overall["n_needles"])
+        run.log_metrics({"accuracy": float(overall["accuracy"]), "ci_low": float(overall["ci_low"]),
+                         "ci_high": float(overall["ci_high"])})
         run.log_artifact(out_cells)

@@ -22,6 +22,7 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
            baseline_csv: str, grid_jsonl: str, train_metrics: list[str], out_html: str, figures_dir: str) -> None:
     from needlework.models import load_tokenizer
     from needlework.report.cost import cost_table
+    from needlework.report.effective import effective_lengths
     from needlework.report.html import write_report
     from needlework.report.plots import render_all
 
@@ -34,11 +35,13 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
     cost = cost_table([model_config(cfg, m) for m in models], prompts, predictions, load_tokenizer(own),
                       scoring=cfg["eval"]["scoring"])
     training = _training(cfg, train_metrics[0]) if train_metrics else None
+    effective = effective_lengths(cells, baseline, cfg["model"]["native_context"], cfg["eval"]["effective_margin"])
 
     report_dir = Path(out_html).parent
     params = {"models": models, "prices": {row.model: [row.price_input_per_1m, row.price_output_per_1m]
                                            for row in cost.itertuples()},
-              "gpu_hour_usd": cfg["train"]["gpu_hour_usd"]}
+              "gpu_hour_usd": cfg["train"]["gpu_hour_usd"], "effective_margin": cfg["eval"]["effective_margin"],
+              "scoring": cfg["eval"]["scoring"]}
     with tracking.stage_run(cfg, "report", report_dir.name, params) as run:
         with atomic_path(figures_dir) as tmp:
             tmp.mkdir()
@@ -46,10 +49,10 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
             html = write_report(report_dir, experiment=cfg["name"], cells=cells, baseline=baseline,
                                 cost=cost, training=training, predictions_by_model=predictions,
                                 images=images, notes=_notes(cfg, cells, baseline),
-                                scoring=cfg["eval"]["scoring"])
+                                scoring=cfg["eval"]["scoring"], effective=effective)
         if Path(html) != Path(out_html):
             raise RuntimeError(f"the report was written to {html}, not to the declared output {out_html}")
-        summary = _summary(cells, cost, baseline, training)
+        summary = _summary(cells, cost, baseline, training, effective)
         run.log_metrics(summary)
         run.log_artifact(out_html)
         run.log_artifact(figures_dir, "figures")
@@ -72,16 +75,29 @@ def _training(cfg: dict[str, Any], metrics_json: str) -> dict[str, Any]:
     return training
 
 
-def _summary(cells: pd.DataFrame, cost: pd.DataFrame, baseline: pd.DataFrame,
-             training: dict[str, Any] | None) -> dict[str, float]:
-    """The metrics a user sorts runs by: accuracy overall and per context length, $ per 1,000 queries, training
-    throughput (per model: `<model>.accuracy`, `<model>.acc_len_<tokens>`, `<model>.usd_per_1k_queries`)."""
+def _summary(cells: pd.DataFrame, cost: pd.DataFrame, baseline: pd.DataFrame, training: dict[str, Any] | None,
+             effective: dict[str, Any]) -> dict[str, float]:
+    """The metrics a user sorts runs by, per model: `<model>.accuracy` and its interval over needles
+    (`<model>.ci_low`, `<model>.ci_high`), per context length `<model>.acc_len_<tokens>` with
+    `<model>.ci_low_len_<tokens>` / `<model>.ci_high_len_<tokens>`, `<model>.effective_length` (tokens, 0: none),
+    `<model>.usd_per_1k_queries`; the threshold of the effective length; the majority baseline's accuracy and
+    interval; training throughput."""
+    from needlework.evaluate.intervals import aggregate
+
     summary = {f"{row.model}.accuracy": row.accuracy for row in cost.itertuples()}
     summary.update({f"{row.model}.usd_per_1k_queries": row.usd_per_1k_queries for row in cost.itertuples()})
-    weighted = cells.assign(hits=cells["accuracy"] * cells["n"]).groupby(["model", "context_length"])
-    per_length = weighted["hits"].sum() / weighted["n"].sum()
-    summary.update({f"{model}.acc_len_{length}": value for (model, length), value in per_length.items()})
-    summary["majority.accuracy"] = float((baseline["accuracy"] * baseline["n"]).sum() / baseline["n"].sum())
+    for row in aggregate(cells, ["model"]).itertuples():
+        summary.update({f"{row.model}.ci_low": row.ci_low, f"{row.model}.ci_high": row.ci_high})
+    for row in aggregate(cells, ["model", "context_length"]).itertuples():
+        summary.update({f"{row.model}.acc_len_{row.context_length}": row.accuracy,
+                        f"{row.model}.ci_low_len_{row.context_length}": row.ci_low,
+                        f"{row.model}.ci_high_len_{row.context_length}": row.ci_high})
+    summary.update({f"{model}.effective_length": length for model, length in effective["lengths"].items()})
+    if effective["threshold"] is not None:
+        summary["effective_threshold"] = effective["threshold"]
+    majority = aggregate(baseline, []).iloc[0]
+    summary.update({"majority.accuracy": float(majority["accuracy"]), "majority.ci_low": float(majority["ci_low"]),
+                    "majority.ci_high": float(majority["ci_high"])})
     if training:
         summary.update({f"train.{k}": training[k] for k in ("tokens_per_s", "train_runtime_s", "final_loss",
                                                             "train_cost_usd") if k in training})
