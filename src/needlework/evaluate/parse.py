@@ -2,7 +2,9 @@
 
 Models wrap their JSON in code fences, add chatter before or after it, or answer a Python dict repr
 (single quotes, ``True``/``False``/``None``). :func:`parse_answer` accepts all of these and returns the first
-``{...}`` object that parses, or ``None`` when there is none (a parse failure).
+``{...}`` object that parses, or ``None`` when there is none (a parse failure). This is the parse of the default
+(strict) scoring; ``eval.scoring=published`` reads the raw answer as the published benchmark did instead
+(:mod:`needlework.evaluate.published`).
 """
 from __future__ import annotations
 
