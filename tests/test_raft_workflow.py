@@ -32,6 +32,10 @@ def test_raft_default_reports_em_and_f1_for_base_and_finetuned(raft_run):
     assert scores[["em", "f1", "missing_answer_tag", "truncated"]].stack().between(0, 1).all()
     html = (report / "index.html").read_text()
     assert "finetuned" in html and "quoted evidence" in html
+    [audit] = (results / "documents").glob("*/audit.json")
+    excluded = json.loads(audit.read_text())["excluded"]
+    assert excluded["eval_paragraphs"] == 40  # the 4 drawn questions' paragraphs, none of them in the fixture's
+    assert f"The {excluded['eval_paragraphs']} distinct paragraphs of the evaluation questions" in html
     [examples] = (results / "examples").glob("random-*")
     records = [json.loads(line) for line in (examples / "raft.jsonl").read_text().splitlines()]
     assert len(records) == 12 and all(len(set(r["doc_ids"])) == 4 for r in records)
@@ -41,6 +45,7 @@ def test_raft_default_reports_em_and_f1_for_base_and_finetuned(raft_run):
     db = sqlite3.connect(raft_run / "results" / "mlflow.db")
     stages = {row[0] for row in db.execute("select value from tags where key = 'stage'")}
     assert {"raft_documents", "raft_generate", "raft_assemble", "train", "raft_evaluate"} <= stages
+    assert db.execute("select count(*) from metrics where key = 'excluded_eval_paragraphs'").fetchone()[0] == 1
 
 
 @pytest.mark.slow
@@ -53,6 +58,15 @@ def test_changing_p_reruns_assembly_and_what_follows_only(raft_run):
         assert f"rule {upstream}:" not in out and f"localrule {upstream}:" not in out
     rerun = snakemake(raft_run, "-n", "raft", overrides=SMALL_RAFT)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+@pytest.mark.slow
+def test_another_evaluation_draw_rereads_the_documents_and_retrains(raft_run):
+    result = snakemake(raft_run, "-n", "raft", overrides=SMALL_RAFT.replace("raft.eval.limit=4", "raft.eval.limit=3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    for rule in ("raft_eval_data", "raft_documents", "raft_generate", "raft_finetune"):
+        assert rule in out
 
 
 def test_the_replication_dag_is_complete():

@@ -171,6 +171,7 @@ rule raft_report:
         scores=RAFT_SCORES,
         predictions=RAFT_PREDICTIONS,
         gen_stats=RAFT_GEN_STATS,
+        docs_audit=RAFT_DOCS_AUDIT,
         train=[RP.train_dir / "metrics.json"] if RAFT_TRAINS else [],
     conda:
         ENV

@@ -106,10 +106,10 @@ def evaluate(cfg: dict[str, Any], model_name: str, questions_jsonl: str, model_d
         run.log_artifact(out_scores)
 
 
-def report(cfg: dict[str, Any], scores: list[str], predictions: list[str], gen_stats: str, train_metrics: str | None,
-           out_scores: str, out_html: str) -> None:
-    """All models' scores in one ``scores.csv`` and a small HTML page (results/raft/report/...), logged to the
-    experiment's parent run."""
+def report(cfg: dict[str, Any], scores: list[str], predictions: list[str], gen_stats: str, docs_audit: str,
+           train_metrics: str | None, out_scores: str, out_html: str) -> None:
+    """All models' scores in one ``scores.csv`` and a small HTML page (results/raft/report/...), with what the
+    training documents left out, logged to the experiment's parent run."""
     import json
 
     import pandas as pd
@@ -121,10 +121,12 @@ def report(cfg: dict[str, Any], scores: list[str], predictions: list[str], gen_s
     with atomic_open(out_scores) as fh:
         table.to_csv(fh, index=False)
     stats = json.loads(Path(gen_stats).read_text())
+    excluded = json.loads(Path(docs_audit).read_text())["excluded"]
     train = json.loads(Path(train_metrics).read_text()) if train_metrics else None
     preds = {row["model"]: list(read_jsonl(p)) for row, p in zip(table.to_dict("records"), predictions)}
     with atomic_open(out_html) as fh:
-        fh.write(render(cfg["name"], table, stats, train, preds))
+        fh.write(render(cfg["name"], table, stats, train, preds, excluded))
     summary = {f"raft.{row['model']}.{m}": row[m] for row in table.to_dict("records") for m in ("em", "f1")}
+    summary["raft.excluded_eval_paragraphs"] = excluded["paragraphs"]
     tracking.log_to_parent(cfg, summary, [out_scores, out_html])
     log.info("RAFT scores:\n%s", table.to_string(index=False))
