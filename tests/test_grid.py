@@ -159,3 +159,9 @@ def test_cached_answers_are_reused_only_for_the_same_prompt_and_model(tmp_path):
     backend = FakeBackend()
     run_predictions(backend, changed, pred, cache, model_id="adapter-v2")
     assert sorted(backend.requested) == sorted(r["id"] for r in RECORDS)
+
+
+def test_two_records_asking_the_same_prompt_are_rejected(tmp_path):
+    twin = dict(haystack(3), id="h-33")
+    with pytest.raises(InputError, match="'h-03' and 'h-33' ask the same prompt"):
+        run_predictions(FakeBackend(), RECORDS + [twin], tmp_path / "p.jsonl", tmp_path / "c.jsonl")

@@ -9,7 +9,7 @@ from faker import Faker
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from needlework.haystack import MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train
+from needlework.haystack import DEPTH, MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train
 from needlework.haystack_export import export_split
 from needlework.io import InputError
 from needlework.tokenizer import train_tokenizer
@@ -82,8 +82,10 @@ def test_every_prompt_fits_its_context_length(tok, grid, train):
         n = len(_prompt_ids(tok, record))
         assert n == record["n_tokens"]
         assert record["context_length"] - MAX_SHORTFALL <= n <= record["context_length"], record["id"]
-    assert Counter(r["context_length"] for r in grid) == {256: 15, 512: 15}
-    assert Counter(r["context_length"] for r in train) == {256: 10, 512: 10}
+    asked = Counter(r["context_length"] for r in grid + grid.dropped)
+    assert asked == {256: 15, 512: 15} and Counter(r["context_length"] for r in train) == {256: 10, 512: 10}
+    # only a depth a short context cannot honour loses a record, and it is listed
+    assert {(r["context_length"], r["reason"]) for r in grid.dropped} <= {(256, DEPTH)} and not train.dropped
 
 
 def test_messages_follow_the_contract(grid):
@@ -105,13 +107,13 @@ def test_needle_is_one_whole_biography_and_never_its_own_distractor(grid, train)
         assert not any(needle["name"] in p for p in others), record["id"]
 
 
-def test_only_the_last_distractor_is_cut_and_at_a_word_boundary(grid, train):
+def test_at_most_one_distractor_is_cut_at_a_word_boundary_next_to_the_needle_or_last(grid, train):
     texts = {bio["text"] for bio in BIOS}
     for record in grid + train:
         needle, pieces, at = _pieces(record)
-        distractors = pieces[:at] + pieces[at + 1 :]
-        assert all(p in texts for p in distractors[:-1]), record["id"]
-        assert distractors[-1] in texts or any(t.startswith(distractors[-1] + " ") for t in texts), record["id"]
+        cut = [i for i, p in enumerate(pieces) if i != at and p not in texts]
+        assert len(cut) <= 1 and set(cut) <= {at - 1, len(pieces) - 1}, record["id"]
+        assert all(any(t.startswith(pieces[i] + " ") for t in texts) for i in cut), record["id"]
 
 
 def test_namesake_distractors_are_skipped(tok):
@@ -155,17 +157,15 @@ def test_no_special_token_inside_the_context(tok, grid):
         assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
 
 
-def test_eval_cells_share_needles_and_distractors(grid):
+def test_eval_cells_hold_the_same_needles_in_distinct_prompts_at_their_own_depth(grid):
     cells = {}
-    for record in grid:
+    for record in grid + grid.dropped:
         cells.setdefault((record["context_length"], record["depth"]), []).append(record)
     assert len(cells) == len(LENGTHS) * len(DEPTHS)
-    needle_sets = {tuple(r["needle_id"] for r in records) for records in cells.values()}
-    assert len(needle_sets) == 1 and len(set(next(iter(needle_sets)))) == 3
-    for length in LENGTHS:  # depths of one length move the needle, not the distractors
-        distractors = {tuple(sorted(p for i, p in enumerate(_pieces(r)[1]) if i != _pieces(r)[2]))
-                       for r in cells[(length, 50.0)] + cells[(length, 0.0)] if r["id"].endswith("-000")}
-        assert len(distractors) == 1
+    assert len({tuple(r["needle_id"] for r in records) for records in cells.values()}) == 1
+    assert len({r["messages"][1]["content"] for r in grid}) == len(grid)
+    for record in grid:  # the cell a record is in is the grid depth nearest where its needle sits
+        assert min(DEPTHS, key=lambda d: (abs(d - record["actual_depth"]), d != record["depth"])) == record["depth"]
 
 
 def test_train_cycles_through_needles_at_random_depths(train):
@@ -193,12 +193,13 @@ def test_export_writes_jsonl_dataset_stats_and_plot(grid, train, tmp_path):
     summary = export_split(grid, "eval", out)
     lines = (out / "eval.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == grid
+    assert (out / "audit" / "dropped.jsonl").read_text() == ""
     dataset = load_from_disk(str(out / "dataset"))
     assert dataset["eval"].num_rows == len(grid)
     assert dataset["eval"][0]["messages"] == grid[0]["messages"]
     assert (out / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "stats.json").read_text()) == summary
-    assert summary["eval_n"] == 30
+    assert summary["eval_n"] == len(grid) and summary["eval_dropped"] == 0
     assert export_split(train, "train", tmp_path / "train")["train_needles"] == len(NEEDLES)
     assert 256 - MAX_SHORTFALL <= summary["eval_n_tokens_min"] <= summary["eval_n_tokens_max"] <= 512
     assert summary["eval_fill_min"] >= 1 - MAX_SHORTFALL / 256
@@ -207,7 +208,8 @@ def test_export_writes_jsonl_dataset_stats_and_plot(grid, train, tmp_path):
 
 def test_export_split_writes_one_split(grid, tmp_path):
     summary = export_split(grid, "eval", tmp_path / "eval")
-    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["dataset", "eval.jsonl", "stats.json", "stats.png"]
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == [
+        "audit", "dataset", "eval.jsonl", "stats.json", "stats.png"]
     assert list(load_from_disk(str(tmp_path / "eval" / "dataset"))) == ["eval"]
     assert summary["eval_n"] == len(grid) and "train_n" not in summary
 
@@ -217,7 +219,7 @@ def test_export_of_an_empty_split_loads_back(tmp_path):
     dataset = load_from_disk(str(tmp_path / "out" / "dataset"))
     assert dataset["train"].num_rows == 0
     assert (tmp_path / "out" / "train.jsonl").read_bytes() == b""
-    assert summary == {"train_n": 0}
+    assert summary == {"train_n": 0, "train_dropped": 0}
     assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"
 
 

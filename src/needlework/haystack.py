@@ -1,15 +1,23 @@
 """Token-exact haystack assembly: a needle biography hidden among distractor biographies, as chat records.
 
 Every biography is tokenized once (batch-encoded, token counts cached by id); a context is planned from those
-counts, the needle goes to the biography boundary nearest the requested depth, and the last distractor is cut at
-a word boundary to fill the budget. The templated prompt (system + user with ``add_generation_prompt=True``,
-exactly what a model sees) is then tokenized once, in batches, to verify its length; the rare plan that BPE merges
-across boundaries pushed outside ``[context_length - MAX_SHORTFALL, context_length]`` is re-planned with the
-measured error. Works with any Hugging Face tokenizer that has a chat template.
+counts: distractors drawn in a seeded order fill the budget (the last one cut at a word boundary), and the needle
+goes between them, at a biography boundary, with the distractors before it chosen (in draw order) to bring the
+needle as near the requested depth as they can. The templated prompt (system + user with
+``add_generation_prompt=True``, exactly what a model sees) is then tokenized once, in batches, to verify its
+length. Plans aim at the middle of ``[context_length - MAX_SHORTFALL, context_length]``; one that BPE merges
+across boundaries pushed outside is re-planned with the measured error, then with another distractor draw.
+Works with any Hugging Face tokenizer that has a chat template.
+
+No single record stops a build: one that no draw fits into its window, or (in the evaluation grid) whose needle
+no draw can place nearer its own requested depth than any other depth of the grid (at short lengths a context
+holds only a few boundaries), is dropped and listed in :attr:`Built.dropped`; the caller decides, with
+:meth:`Built.check`, what share of unfittable records is too many.
 
 Depth is in percent: ``actual_depth`` is the share of the context's tokens, the needle itself excluded, that come
 before the needle's first token (0 = needle first, 100 = needle last, as in the original benchmark), counted
-from the cached per-biography token counts.
+from the cached per-biography token counts. In the evaluation grid it always lies nearer its record's ``depth``
+than any other depth of the grid: grouping by ``depth`` is grouping by the nearest grid depth of ``actual_depth``.
 """
 from __future__ import annotations
 
@@ -28,7 +36,10 @@ SYSTEM_PROMPT = "extract information about a person in JSON"
 QUESTION = "Given this information, extract information about {name}."
 SEPARATOR = "\n\n"  # between biographies, and between the haystack and the question
 MAX_SHORTFALL = 32  # a prompt may be at most this many tokens shorter than its context length (word-boundary cut)
-MAX_ATTEMPTS = 8  # plans per example before giving up (one is almost always enough)
+MAX_ATTEMPTS = 4  # re-plans of one distractor draw before the next draw (one plan is almost always enough)
+MAX_DRAWS = 16  # distractor draws per record before it is dropped
+FIT = "fit"  # drop reason: no draw's prompt landed in [context_length - MAX_SHORTFALL, context_length]
+DEPTH = "depth"  # drop reason: no draw placed the needle nearer its requested depth than any other grid depth
 VERIFY_BATCH = 64  # prompts tokenized per batch call when verifying lengths
 DRAW_BATCH = 32  # distractor candidates drawn (and batch-encoded if new) at a time
 CALIBRATION_BIOS = 16  # biographies joined once to measure what a separator costs in context
@@ -36,7 +47,8 @@ CALIBRATION_BIOS = 16  # biographies joined once to measure what a separator cos
 
 @dataclass(frozen=True)
 class _Spec:
-    """What one record asks for; ``order_seed`` fixes its distractors (shared across an eval grid's depths)."""
+    """What one record asks for; ``order_seed`` fixes its distractor draws; ``window`` is the range of actual
+    depths that mean the requested one (in the grid: nearer it than any other grid depth)."""
 
     id: str
     needle: dict
@@ -44,6 +56,31 @@ class _Spec:
     length: int
     depth: float
     order_seed: str
+    window: tuple[float, float] = (0.0, 100.0)
+
+    def honours(self, actual_depth: float) -> bool:
+        return self.window[0] <= actual_depth <= self.window[1]
+
+
+class Built(list):
+    """The records of a build (a list), with ``dropped``: the records it could not make, as ``{"id", "needle_id",
+    "context_length", "depth", "reason", "detail"}`` rows (reason :data:`FIT` or :data:`DEPTH`)."""
+
+    def __init__(self, records: Sequence[dict] = ()):
+        super().__init__(records)
+        self.dropped: list[dict] = []
+
+    def check(self, max_share: float, audit: str) -> None:
+        """Raise :class:`InputError` naming ``context.max_drop_share`` when the records dropped because they
+        could not be fitted exceed ``max_share`` of the records asked for. Depth drops are a property of the grid
+        at short lengths, not of the data: they are listed, never counted here."""
+        unfit = [row for row in self.dropped if row["reason"] == FIT]
+        asked = len(self) + len(self.dropped)
+        if asked and len(unfit) / asked > max_share:
+            shown = "; ".join(f"{row['id']}: {row['detail']}" for row in unfit[:5])
+            raise InputError(
+                f"{len(unfit)} of {asked} haystacks could not be fitted to their length ({len(unfit) / asked:.1%}, "
+                f"above config key context.max_drop_share={max_share}), listed in {audit}: {shown}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +104,7 @@ class _Plan:
 
 def build_train(
     needles: Sequence[dict], pool: Sequence[dict], tokenizer, lengths: list[int], n_per_length: int, seed: int
-) -> list[dict]:
+) -> Built:
     """Training haystacks: per length, ``n_per_length`` records, each a needle at a uniformly random depth.
 
     Needles are taken in a seeded order, cycling through all of them (continuing across lengths).
@@ -102,12 +139,13 @@ def build_eval(
     depths: list[float],
     per_cell: int,
     seed: int,
-) -> list[dict]:
+) -> Built:
     """Evaluation grid: lengths x depths (percent) x ``per_cell`` records.
 
-    Every cell holds the same needles (the first ``per_cell`` of a seeded order, cycling if there are fewer), and
-    a needle's distractors depend only on (length, replicate), so cells of one length differ only in where the
-    needle sits.
+    Every cell holds the same needles (the first ``per_cell`` of a seeded order, cycling if there are fewer); a
+    record's distractors are drawn for its (length, depth, needle, replicate), so no two prompts are the same. A
+    record whose needle cannot be placed nearer its own depth than any other grid depth is dropped (reason
+    :data:`DEPTH`), never moved into another cell.
     """
     _check_positive(lengths, "lengths")
     if per_cell < 1:
@@ -117,6 +155,7 @@ def build_eval(
             raise InputError(f"depths are percentages in [0, 100], got {depth}")
     order = _needle_order(needles, random.Random(f"{seed}:eval:needles"))
     cell = [order[rep % len(order)] for rep in range(per_cell)]
+    grid = sorted({float(depth) for depth in depths})
     specs = [
         _Spec(
             id=f"eval-{length}-{depth:g}-{rep:03d}",
@@ -124,7 +163,8 @@ def build_eval(
             answer=answer,
             length=length,
             depth=float(depth),
-            order_seed=f"{seed}:eval:{length}:{needle['id']}:{rep}",
+            order_seed=f"{seed}:eval:{length}:{depth:g}:{needle['id']}:{rep}",
+            window=_window(grid, float(depth)),
         )
         for length in lengths
         for depth in depths
@@ -144,36 +184,64 @@ class _Assembler:
         self.overheads: dict[str, int] = {}
         self.sep = self._join_cost()  # tokens one separator costs in context (fractional for some tokenizers)
 
-    def build(self, specs: list[_Spec], desc: str) -> list[dict]:
-        """Plan, verify and render every spec, in order."""
-        records = []
+    def build(self, specs: list[_Spec], desc: str) -> Built:
+        """Plan, verify and render every spec, in order; the ones that cannot be fitted are dropped."""
+        built = Built()
         with progress(total=len(specs), desc=desc, unit="record") as bar:
             for start in range(0, len(specs), VERIFY_BATCH):
                 chunk = specs[start : start + VERIFY_BATCH]
-                plans = [self._plan(spec, spec.length - self._overhead(spec.needle)) for spec in chunk]
-                for plan, n_tokens in zip(plans, self._prompt_lengths(plans)):
-                    plan, n_tokens = self._settle(plan, n_tokens)
-                    records.append(_record(plan, n_tokens))
+                firsts = [self._honouring_plan(spec, self._budget(spec), 0) for spec in chunk]
+                lengths = iter(self._prompt_lengths([plan for _, plan in firsts if plan is not None]))
+                for spec, (draw, plan) in zip(chunk, firsts):
+                    outcome = self._fit(spec, draw, plan, None if plan is None else next(lengths))
+                    if isinstance(outcome, dict):
+                        built.dropped.append(outcome)
+                    else:
+                        built.append(_record(*outcome))
                 bar.update(len(chunk))
-        return records
+        return built
 
-    def _settle(self, plan: _Plan, n_tokens: int) -> tuple[_Plan, int]:
-        """Re-plan with the measured error until the prompt length is within budget."""
-        spec = plan.spec
-        budget = spec.length - self._overhead(spec.needle)
-        for _ in range(MAX_ATTEMPTS):
-            if spec.length - MAX_SHORTFALL <= n_tokens <= spec.length:
-                return plan, n_tokens
-            budget -= n_tokens - spec.length
-            plan = self._plan(spec, budget)
-            (n_tokens,) = self._prompt_lengths([plan])
-        raise RuntimeError(
-            f"{spec.id}: could not fit the prompt into [{spec.length - MAX_SHORTFALL}, {spec.length}] tokens "
-            f"in {MAX_ATTEMPTS} attempts (last: {n_tokens})"
-        )
+    def _budget(self, spec: _Spec) -> float:
+        """Haystack tokens that put the prompt in the middle of its window."""
+        return spec.length - MAX_SHORTFALL // 2 - self._overhead(spec.needle)
 
-    def _plan(self, spec: _Spec, budget: int) -> _Plan:
-        """Fill ``budget`` haystack tokens (needle and separators included) and place the needle."""
+    def _honouring_plan(self, spec: _Spec, budget: float, draw: int) -> tuple[int, _Plan | None]:
+        """The first draw from ``draw`` on whose plan honours the spec's depth window, and its plan (None: none)."""
+        for draw in range(draw, MAX_DRAWS):
+            plan = self._plan(spec, budget, draw)
+            if spec.honours(plan.actual_depth):
+                return draw, plan
+        return MAX_DRAWS, None
+
+    def _fit(self, spec: _Spec, draw: int, plan: _Plan | None, n_tokens: int | None) -> tuple[_Plan, int] | dict:
+        """Re-plan with the measured error until the prompt length is within its window, then with the next
+        draws; the settled (plan, length), or the drop row when no draw fits."""
+        low, target = spec.length - MAX_SHORTFALL, spec.length - MAX_SHORTFALL // 2
+        tried: list[int] = []
+        while plan is not None:
+            budget = self._budget(spec)
+            for attempt in range(MAX_ATTEMPTS):
+                if attempt:
+                    budget -= n_tokens - target
+                    plan = self._plan(spec, budget, draw)
+                    (n_tokens,) = self._prompt_lengths([plan])
+                if low <= n_tokens <= spec.length and spec.honours(plan.actual_depth):
+                    return plan, n_tokens
+                tried.append(n_tokens)
+            draw, plan = self._honouring_plan(spec, self._budget(spec), draw + 1)
+            if plan is not None:
+                (n_tokens,) = self._prompt_lengths([plan])
+        if tried:
+            detail = f"no prompt in [{low}, {spec.length}] tokens in {len(tried)} plans (lengths {tried})"
+        else:
+            detail = (f"no draw places the needle within {spec.window[0]:g}..{spec.window[1]:g}% (nearer depth "
+                      f"{spec.depth:g} than any other depth of the grid) at this length")
+        return {"id": spec.id, "needle_id": spec.needle["id"], "context_length": spec.length, "depth": spec.depth,
+                "reason": FIT if tried else DEPTH, "detail": detail}
+
+    def _plan(self, spec: _Spec, budget: float, draw: int) -> _Plan:
+        """Fill ``budget`` haystack tokens (needle and separators included) with distractors of draw ``draw``
+        and place the needle."""
         needle = spec.needle
         (needle_tokens,) = self._bio_counts([needle])
         remaining = budget - needle_tokens
@@ -183,7 +251,7 @@ class _Assembler:
                 f"{needle_tokens} tokens and the prompt around it {self._overhead(needle)}"
             )
         texts, counts = [], []
-        for batch in self._candidates(spec):
+        for batch in self._candidates(spec, draw):
             for bio, count in zip(batch, self._bio_counts(batch)):
                 if count + self.sep > remaining:
                     cut = self._cut(bio["text"], remaining - self.sep) if remaining > self.sep else None
@@ -203,26 +271,31 @@ class _Assembler:
         return self._place(spec, texts, counts)
 
     def _place(self, spec: _Spec, texts: list[str], counts: list[int]) -> _Plan:
-        """Put the needle at the biography boundary whose token depth is nearest the requested depth."""
-        before = [0]  # tokens before the needle when it is inserted at boundary i
-        for count in counts:
-            before.append(before[-1] + count + self.sep)
-        total = before[-1]  # the context without the needle (and one separator)
+        """Split the distractors (in draw order) into those before the needle and those after it: each goes
+        before when that brings the needle nearer the requested depth. Each group keeps the draw order, so the
+        last distractor (the one possibly cut) ends its group: the haystack, or the text right before the needle."""
+        costs = [count + self.sep for count in counts]
+        total = sum(costs)  # the context without the needle (and one separator)
         if total == 0:
             return _Plan(spec, texts, 0, 0.0)
-        target = spec.depth / 100.0 * total
-        i = bisect.bisect_left(before, target)
-        if i > 0 and target - before[i - 1] <= before[i] - target:
-            i -= 1
-        return _Plan(spec, texts, i, 100.0 * before[i] / total)
+        target, tokens_before = spec.depth / 100.0 * total, 0.0
+        before, after = [], []
+        for text, cost in zip(texts, costs):
+            if cost < 2 * (target - tokens_before):  # nearer the target with it than without
+                before.append(text)
+                tokens_before += cost
+            else:
+                after.append(text)
+        return _Plan(spec, before + after, len(before), 100.0 * tokens_before / total)
 
-    def _candidates(self, spec: _Spec) -> Iterator[list[dict]]:
-        """Distractors in the spec's seeded random order, in batches; never the needle, a copy of it (same text
-        up to case and spacing, under any id) or a namesake of it."""
+    def _candidates(self, spec: _Spec, draw: int) -> Iterator[list[dict]]:
+        """Distractors in the seeded random order of the spec's draw ``draw``, in batches; never the needle, a
+        copy of it (same text up to case and spacing, under any id) or a namesake of it."""
         needle = spec.needle
         name, text = same_person_keys(needle)
         batch: list[dict] = []
-        for index in _random_order(random.Random(spec.order_seed), len(self.pool)):
+        seed = spec.order_seed if draw == 0 else f"{spec.order_seed}:draw{draw}"
+        for index in _random_order(random.Random(seed), len(self.pool)):
             bio = self.pool[index]
             if bio["id"] == needle["id"] or {name, text} & set(same_person_keys(bio)):
                 continue
@@ -283,11 +356,14 @@ class _Assembler:
             messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": SEPARATOR + question}]
             (ids,) = self._prompt_ids([messages])
             bos = self.tokenizer.bos_token_id
-            if bos is not None and bos in ids and (ids[0] != bos or ids.count(bos) != 1):
+            # A template that spells the BOS token out as its turn marker (SmolLM2's `<|im_start|>`) writes it once
+            # per turn: system, user and the generation prompt. Any other template writes at most one, first.
+            expected = 3 if self.tokenizer.bos_token in (self.tokenizer.chat_template or "") else 1
+            if bos is not None and bos in ids and (ids[0] != bos or ids.count(bos) != expected):
                 raise InputError(
                     f"the chat template of model {self.tokenizer.name_or_path!r} writes a BOS token {ids.count(bos)} "
-                    f"times or not first (ids {ids[:8]}...); a template must write at most one, at the start: set "
-                    "config key model.chat_template to one that does")
+                    f"times or not first (ids {ids[:8]}...); a template must write one at the start (or one per turn "
+                    "when it is the turn marker): set config key model.chat_template to one that does")
             self.overheads[needle["id"]] = len(ids)
         return self.overheads[needle["id"]]
 
@@ -332,6 +408,12 @@ def _answer(needle: dict) -> str:
         return Label.model_validate(needle["label"]).to_json()
     except ValidationError as exc:
         raise InputError(f"needle {needle['id']}: invalid label ({exc.errors()[0]['msg']})") from None
+
+
+def _window(grid: list[float], depth: float) -> tuple[float, float]:
+    """Actual depths nearer ``depth`` than any other depth of the sorted ``grid`` (ties included)."""
+    i = grid.index(depth)
+    return ((grid[i - 1] + depth) / 2 if i else 0.0, (depth + grid[i + 1]) / 2 if i + 1 < len(grid) else 100.0)
 
 
 def _random_order(rng: random.Random, n: int) -> Iterator[int]:

@@ -1,11 +1,13 @@
-"""Write built haystacks: JSONL per split, a `datasets` DatasetDict, summary statistics and their plot.
+"""Write built haystacks: JSONL per split, a `datasets` DatasetDict, summary statistics and their plot, and the
+audit file listing the records the build dropped.
 
 The workflow builds the training set and the evaluation grid in separate rules, each into its own directory.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from statistics import fmean
 
@@ -32,25 +34,35 @@ FEATURES = Features(
 Splits = Mapping[str, list[dict]]  # split name -> haystack records
 
 
-def export_split(records: list[dict], split: str, out_dir: str | os.PathLike) -> dict[str, float]:
+AUDIT = "audit/dropped.jsonl"  # under the split's directory: one row per dropped record (id, length, reason)
+
+
+def export_split(records: list[dict], split: str, out_dir: str | os.PathLike,
+                 dropped: Sequence[dict] = ()) -> dict[str, float]:
     """Write ``<split>.jsonl`` (sorted keys: byte-identical for identical records), ``dataset/`` (a DatasetDict
-    with that split), ``stats.json`` and ``stats.png`` under ``out_dir``, each atomically; return the stats.
+    with that split), ``stats.json``, ``stats.png`` and :data:`AUDIT` (the ``dropped`` rows) under ``out_dir``,
+    each atomically; return the stats.
 
-    Stats (keys ``<split>_<stat>``, ready to log as metrics): ``n``, ``needles`` (distinct),
-    ``n_tokens_min/mean/max``, ``fill_min`` (lowest n_tokens / context_length) and ``depth_error_mean/max``
-    (absolute difference, in percentage points, between actual and requested depth); no records: only ``n``.
+    Stats (keys ``<split>_<stat>``, ready to log as metrics): ``n``, ``dropped`` and ``dropped_<reason>`` per
+    reason, then (when there are records) ``needles`` (distinct), ``n_tokens_min/mean/max``, ``fill_min`` (lowest
+    n_tokens / context_length) and ``depth_error_mean/max`` (absolute difference, in percentage points, between
+    actual and requested depth).
     """
-    return _export({split: records}, Path(out_dir))
+    out = Path(out_dir)
+    write_jsonl(out / AUDIT, list(dropped))
+    reasons = Counter(row["reason"] for row in dropped)
+    counts = {f"{split}_dropped": len(dropped), **{f"{split}_dropped_{r}": n for r, n in sorted(reasons.items())}}
+    return _export({split: records}, out, counts)
 
 
-def _export(splits: Splits, out: Path) -> dict[str, float]:
+def _export(splits: Splits, out: Path, counts: dict[str, int]) -> dict[str, float]:
     for split, records in splits.items():
         write_jsonl(out / f"{split}.jsonl", records)
     dataset = DatasetDict({split: _dataset(records) for split, records in splits.items()})
     with atomic_path(out / "dataset") as tmp:
         # an empty split needs an explicit (empty) shard, or datasets cannot load it back
         dataset.save_to_disk(str(tmp), num_shards={split: 1 for split, ds in dataset.items() if not ds.num_rows})
-    summary = _stats(splits)
+    summary = {**_stats(splits), **counts}
     write_json(out / "stats.json", summary)
     _plot(splits, out / "stats.png")
     return summary

@@ -1,4 +1,5 @@
 # Labeled needles + distractor biographies -> token-exact haystacks for the experiment model's tokenizer.
+# A record that cannot be fitted is dropped and listed in audit/dropped.jsonl (context.max_drop_share).
 
 
 rule haystacks_train:
@@ -6,6 +7,7 @@ rule haystacks_train:
         records=TRAIN_HAYSTACKS,
         dataset=directory(P.train_hay_dir / "dataset"),
         stats=P.train_hay_dir / "stats.json",
+        dropped=P.train_hay_dir / "audit" / "dropped.jsonl",  # records no distractor draw could fit, with the reason
         plot=report(P.train_hay_dir / "stats.png", caption="../report/haystacks.rst", category="Data"),
     input:
         corpus=CORPUS,
@@ -29,6 +31,7 @@ rule haystacks_eval:
         records=EVAL_HAYSTACKS,
         dataset=directory(P.eval_hay_dir / "dataset"),
         stats=P.eval_hay_dir / "stats.json",
+        dropped=P.eval_hay_dir / "audit" / "dropped.jsonl",  # records no distractor draw could fit, with the reason
         plot=report(P.eval_hay_dir / "stats.png", caption="../report/haystacks.rst", category="Data"),
     input:
         corpus=CORPUS,

@@ -104,6 +104,10 @@ def run_predictions(
             raise InputError(f"eval records: duplicate id {record['id']!r}")
         by_id[record["id"]] = record
     keys = {i: request_key(request_of(record), model_id) for i, record in by_id.items()}
+    first_of: dict[str, str] = {}
+    for i, key in sorted(keys.items()):  # a repeated prompt would count one measurement twice
+        if first_of.setdefault(key, i) != i:
+            raise InputError(f"eval records {first_of[key]!r} and {i!r} ask the same prompt: rebuild the haystacks")
     cached = {i: r for i, r in read_cache(cache_path).items()
               if i in by_id and r.get("error") is None and r.get("key") == keys[i]}
     todo = [request_of(record) for i, record in sorted(by_id.items()) if i not in cached]

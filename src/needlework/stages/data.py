@@ -143,14 +143,17 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
     with tracking.stage_run(cfg, f"haystacks_{split}", key, params) as run:
         with timer() as t:
             if split == "train":
-                records = haystack.build_train(chosen, pool, tokenizer, ctx["train_lengths"],
-                                               ctx["train_examples"], seed)
+                built = haystack.build_train(chosen, pool, tokenizer, ctx["train_lengths"],
+                                             ctx["train_examples"], seed)
             else:
-                records = haystack.build_eval(chosen, pool, tokenizer, ctx["lengths"], ctx["depths"],
-                                              ctx["needles_per_cell"], seed)
-            stats = haystack_export.export_split(records, split, out_dir)
-        log.info("haystacks %s: %d records in %.1fs: %s", split, len(records), t["seconds"], stats)
+                built = haystack.build_eval(chosen, pool, tokenizer, ctx["lengths"], ctx["depths"],
+                                            ctx["needles_per_cell"], seed)
+            stats = haystack_export.export_split(built, split, out_dir, built.dropped)
+        log.info("haystacks %s: %d records in %.1fs: %s", split, len(built), t["seconds"], stats)
+        for row in built.dropped:
+            log.info("haystacks %s: dropped %s", split, row)
         run.log_metrics({**stats, "seconds": t["seconds"]})
-        run.log_artifact(Path(out_dir) / "stats.png")
-        run.log_artifact(Path(out_dir) / "stats.json")
+        for name in ("stats.png", "stats.json", haystack_export.AUDIT):
+            run.log_artifact(Path(out_dir) / name)
+        built.check(ctx["max_drop_share"], str(Path(out_dir) / haystack_export.AUDIT))
     return stats

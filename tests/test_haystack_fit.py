@@ -1,0 +1,119 @@
+"""Haystacks the grid can trust: distinct prompts on the default grid, records that cannot be fitted dropped and
+listed (never stopping the build), the step's stop above context.max_drop_share with the audit file written."""
+import random
+import string
+
+import pytest
+
+from needlework import haystack
+from needlework.config import compose
+from needlework.corpus.build import build_corpus
+from needlework.corpus.needles import select_needles
+from needlework.haystack import DEPTH, FIT, MAX_SHORTFALL, Built, build_eval, build_train
+from needlework.haystack_export import AUDIT, export_split
+from needlework.io import InputError, read_jsonl
+from needlework.labels.infobox import label_needles
+from needlework.models import load_tokenizer
+from test_haystack import BIOS, NEEDLES, POOL
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from needlework.tokenizer import train_tokenizer
+
+    return train_tokenizer([bio["text"] for bio in BIOS], vocab_size=1024)
+
+
+@pytest.fixture(scope="module")
+def default_inputs():
+    """The default experiment's corpus, labeled evaluation needles and distractor pool, and the tiny base's
+    tokenizer."""
+    cfg = compose([])
+    corpus, *_ = build_corpus(cfg["data"], cfg["seed"])
+    n = cfg["needles"]
+    chosen, _ = select_needles(corpus, n["n_train"], n["n_eval"], n["min_words"], n["max_words"], cfg["seed"])
+    by_id = {r["id"]: r for r in corpus}
+    needles = [by_id[r["id"]] for r in chosen if r["split"] == "eval"]
+    labels = {row["id"]: row["label"] for row in label_needles(needles) if not row.get("error")}
+    needles = [dict(r, label=labels[r["id"]]) for r in needles if r["id"] in labels]
+    ids = {r["id"] for r in needles}
+    pool = [r for r in corpus if r["id"] not in ids]
+    return cfg, needles, pool, load_tokenizer({"backend": "hf", "path": "models/tiny-base"})
+
+
+def _assert_distinct_and_in_their_cells(built, depths):
+    prompts = [r["messages"][1]["content"] for r in built]
+    assert len(set(prompts)) == len(prompts)
+    for record in built:  # grouping by depth is grouping by the grid depth nearest the actual depth
+        nearest = min(depths, key=lambda d: (abs(d - record["actual_depth"]), d != record["depth"]))
+        assert nearest == record["depth"], record["id"]
+    assert {row["reason"] for row in built.dropped} <= {DEPTH}
+
+
+def test_the_default_grid_has_no_two_equal_prompts(default_inputs):
+    cfg, needles, pool, tok = default_inputs
+    ctx = cfg["context"]
+    built = build_eval(needles, pool, tok, ctx["lengths"], ctx["depths"], ctx["needles_per_cell"], cfg["seed"])
+    _assert_distinct_and_in_their_cells(built, ctx["depths"])
+    asked = len(ctx["lengths"]) * len(ctx["depths"]) * ctx["needles_per_cell"]
+    assert len(built) + len(built.dropped) == asked
+    assert len(built.dropped) <= 0.05 * asked  # a cell a short context cannot honour is rare, and listed
+
+
+def test_short_contexts_with_a_fine_grid_drop_cells_they_cannot_honour_and_say_so(default_inputs):
+    cfg, needles, pool, tok = default_inputs
+    depths = [float(d) for d in range(0, 101, 10)]
+    built = build_eval(needles, pool, tok, [224, 256], depths, per_cell=10, seed=cfg["seed"])
+    _assert_distinct_and_in_their_cells(built, depths)
+    assert built.dropped and len(built) + len(built.dropped) == 2 * 11 * 10
+    row = built.dropped[0]
+    assert set(row) == {"id", "needle_id", "context_length", "depth", "reason", "detail"}
+    assert row["context_length"] in (224, 256) and "nearer depth" in row["detail"]
+    # the first and last boundaries always exist: depth 0 and 100 are never dropped
+    assert not [r for r in built.dropped if r["depth"] in (0.0, 100.0)]
+
+
+def _coarse(bio, rng):
+    """The biography with one unbroken 'word' of ~150 random letters (dozens of tokens) in its middle: a cut
+    inside it can only land far from the budget, as with a long unbroken string in a real file."""
+    words = bio["text"].split(" ")
+    blob = "".join(rng.choice(string.ascii_lowercase) for _ in range(150))
+    return dict(bio, id=bio["id"] + "-coarse", text=" ".join(words[:3] + [blob] + words[3:]))
+
+
+def test_a_record_one_draw_cannot_fit_is_redrawn_not_fatal(tok, monkeypatch):
+    """The cause of 'could not fit the prompt ... in 8 attempts': re-planning one distractor draw cannot land
+    in the window when the text at the cut moves in steps larger than the window; another draw can."""
+    rng = random.Random(0)
+    pool = [_coarse(bio, rng) if i % 2 else bio for i, bio in enumerate(POOL)]
+    monkeypatch.setattr(haystack, "MAX_DRAWS", 1)
+    one_draw = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
+    assert one_draw.dropped and {row["reason"] for row in one_draw.dropped} == {FIT}
+    monkeypatch.undo()
+    built = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
+    assert len(built) == 24 and not built.dropped
+    assert all(1024 - MAX_SHORTFALL <= r["n_tokens"] <= 1024 for r in built)
+
+
+def test_unfittable_records_are_dropped_listed_and_stop_the_step_only_above_the_share(tok, tmp_path, monkeypatch):
+    rng = random.Random(1)
+    pool = [_coarse(bio, rng) for bio in POOL]  # every distractor coarse, one draw: some records cannot be fitted
+    monkeypatch.setattr(haystack, "MAX_DRAWS", 1)
+    built = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
+    assert built and built.dropped, "some fit, some do not"
+    assert len(built) + len(built.dropped) == 24
+    row = built.dropped[0]
+    assert row["reason"] == FIT and row["context_length"] == 1024 and row["id"].startswith("train-1024-")
+    assert "[992, 1024]" in row["detail"]
+    stats = export_split(built, "train", tmp_path, built.dropped)
+    assert stats["train_dropped"] == stats["train_dropped_fit"] == len(built.dropped)
+    assert list(read_jsonl(tmp_path / AUDIT)) == built.dropped
+    built.check(1.0, str(tmp_path / AUDIT))
+    with pytest.raises(InputError, match=r"context\.max_drop_share=0\.01.*dropped\.jsonl.*train-1024-"):
+        built.check(0.01, str(tmp_path / AUDIT))
+
+
+def test_depth_drops_never_count_toward_the_share():
+    built = Built([{"id": "a"}])
+    built.dropped.append({"id": "b", "reason": DEPTH, "detail": "x"})
+    built.check(0.0, "audit")
