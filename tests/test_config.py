@@ -1,9 +1,12 @@
 """Configuration: Hydra composition, validation errors naming the key, experiments, result keys."""
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from needlework.config import ConfigError, compose, model_config
+from needlework.config import (ConfigError, check_keys, compose, model_config, parse_overrides, print_requested,
+                               to_yaml, workflow_overrides)
 from needlework.paths import Paths
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -142,3 +145,78 @@ def test_tiny_model_settings_stay_with_the_tiny_model(override, expected):
     cfg = compose(override, config_dir=CONF)
     modules = lora_config(cfg["lora"], cfg["model"]).modules_to_save
     assert (sorted(modules) if modules else None) == expected
+
+
+@pytest.mark.parametrize("override,suggestion", [
+    ("lora.rr=16", "did you mean lora.r?"),
+    ("+lora.rr=16", "did you mean lora.r?"),  # what Hydra's own hint ("use +lora.rr=16") leads to
+    ("context.lenghts=[512]", "did you mean context.lengths?"),
+    ("loar=r8", "did you mean lora?"),
+    ("lora=r6", "did you mean r64?"),
+])
+def test_an_unknown_key_or_option_names_the_nearest_one(override, suggestion):
+    with pytest.raises(ConfigError, match=re.escape(suggestion)):
+        compose(override, config_dir=CONF)
+
+
+def test_a_key_with_nothing_near_lists_the_keys_beside_it():
+    with pytest.raises(ConfigError, match=r"config key train\.bogus: not in the config; keys under train: .*max_steps"):
+        compose("train.bogus=3", config_dir=CONF)
+
+
+def test_a_list_with_spaces_is_one_override():
+    assert parse_overrides("context.lengths=[256, 512] lora=r8 eval.models=[base, finetuned]") == [
+        "context.lengths=[256, 512]", "lora=r8", "eval.models=[base, finetuned]"]
+    cfg = compose("context.lengths=[256, 512] eval.models=[base, finetuned]", config_dir=CONF)
+    assert cfg["context"]["lengths"] == [256, 512] and cfg["eval"]["models"] == ["base", "finetuned"]
+
+
+@pytest.mark.parametrize("config,same_as", [
+    ({"lora": "r64"}, "lora=r64"),                                        # --config lora=r64
+    ({"seed": 3, "train": {"max_steps": "6"}}, "seed=3 train.max_steps=6"),  # --config 'train={max_steps: 6}'
+    ({"context": {"lengths": [256, 512]}, "overrides": "lora=r16"}, "context.lengths=[256,512] lora=r16"),
+    ({"data": "jsonl", "data_path_spaces": None}, None),
+])
+def test_snakemake_config_keys_are_the_same_hydra_overrides(config, same_as, tmp_path):
+    if same_as is None:  # an unknown key stops, naming the nearest known one
+        with pytest.raises(ConfigError, match=r"'data_path_spaces' is not a config key.*overrides="):
+            workflow_overrides(config, CONF)
+        return
+    assert compose(workflow_overrides(config, CONF), config_dir=CONF) == compose(same_as, config_dir=CONF)
+
+
+def test_a_configfile_yaml_is_the_same_hydra_overrides(tmp_path):
+    """What Snakemake's --configfile hands over: nested keys, a path with spaces, a list, a search path."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "my-vllm.yaml").write_text("backend: openai\nbase_url: http://127.0.0.1:8000/v1\nmodel: m\n")
+    data = tmp_path / "my bios, 2024.jsonl"
+    config = yaml.safe_load(f"lora: r64\ndata: jsonl\ndata.path: '{data}'\ndata.text_field: bio\n"
+                            f"hydra: {{searchpath: ['file://{tmp_path}']}}\neval: {{models: [base, my-vllm]}}\n")
+    cfg = compose(workflow_overrides(config, CONF), config_dir=CONF)
+    assert cfg["lora"]["r"] == 64 and cfg["data"]["path"] == str(data) and cfg["data"]["text_field"] == "bio"
+    assert cfg["eval"]["models"] == ["base", "my-vllm"] and model_config(cfg, "my-vllm")["model"] == "m"
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"overide": "lora=r64"}, "did you mean overrides?"),
+    ({"lora_r": 64}, "did you mean lora?"),
+    ({"overrides": {"lora": "r64"}}, "expected a string of Hydra overrides"),
+])
+def test_a_config_key_that_would_be_ignored_stops(config, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        workflow_overrides(config, CONF)
+
+
+def test_print_config_is_the_composed_config():
+    cfg = compose("lora=r64", config_dir=CONF)
+    assert print_requested({"print_config": "true"}) and not print_requested({})
+    printed = yaml.safe_load(to_yaml(cfg))
+    assert printed["lora"]["r"] == 64 and "_meta" not in printed
+    with pytest.raises(ConfigError, match="print_config"):
+        print_requested({"print_config": "maybe"})
+
+
+def test_sweep_keys_are_checked_before_any_run():
+    check_keys(["lora=r8,r16", "context.lengths=[256],[512]", "lora.r=choice(4,8)", "hydra/sweeper=optuna"], CONF)
+    with pytest.raises(ConfigError, match=re.escape("config key lora.rr: not in the config (did you mean lora.r?)")):
+        check_keys(["lora=r8,r16", "lora.rr=3,4"], CONF)

@@ -3,7 +3,8 @@ import re
 import sys
 from pathlib import Path
 
-from needlework.config import ConfigError, compose, group_config, model_config
+from needlework.config import ConfigError, compose, group_config, model_config, print_requested, to_yaml
+from needlework.config import workflow_overrides
 from needlework import tracking
 from needlework.env import apply_offline_env, prepend_pythonpath
 from needlework.paths import Paths
@@ -14,7 +15,13 @@ apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to r
 prepend_pythonpath(Path(workflow.basedir) / "src")
 
 try:
-    CFG = compose(config.get("overrides", ""), config_dir=Path(workflow.basedir) / "conf")
+    # `--config overrides="..."`, `--config lora=r64` and `--configfile FILE` become the same Hydra overrides;
+    # any other config key stops here, naming it (needlework.config.workflow_overrides)
+    CONF = Path(workflow.basedir) / "conf"
+    CFG = compose(workflow_overrides(config, CONF), config_dir=CONF)
+    if print_requested(config):  # `--config print_config=true`: the composed config, and no run
+        print(to_yaml(CFG), end="")
+        sys.exit(0)
     P = Paths(CFG)
     COMPARE = CFG["labeler"]["compare_with"]
     OTHER_LABELER = group_config(CFG, "labeler", COMPARE, "labeler.compare_with") if COMPARE else None
