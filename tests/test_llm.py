@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fake_openai import FakeOpenAI, Fault, unused_base_url
@@ -256,15 +257,26 @@ def test_concurrency_is_bounded():
     assert 1 < server.max_in_flight <= 3
 
 
-def test_unreachable_endpoint_gives_errors_after_bounded_retries_then_a_clear_error():
+def test_a_refused_connection_is_not_retried_and_gives_a_clear_error():
     url = unused_base_url()
     client = make_client(url, max_retries=2)
     results = list(client.run(requests_for(3)))
-    assert all("gave up after 3 attempts" in r.error and "Connection" in r.error for r in results)
-    assert client.stats["requests_sent"] == 9 and client.stats["connection_failures"] == 3
+    assert all("gave up" not in r.error and "Connection" in r.error for r in results)
+    assert client.stats["requests_sent"] == 3 and client.stats["retries"] == 0
     assert client.unreachable
     with pytest.raises(EndpointUnreachableError, match=url):
         client.raise_if_unreachable()
+
+
+def test_a_dead_endpoint_named_in_a_config_stops_within_a_second_naming_the_key():
+    """The labeler's defaults (6 retries, 8 in flight) against a closed port: no minute of backoff."""
+    client = client_from_config({"base_url": unused_base_url(), "model": "m", "api_key_env": None, "max_retries": 6,
+                                 "max_concurrency": 8}, section="labeler", cache_path=None)
+    start = time.monotonic()
+    with pytest.raises(EndpointUnreachableError, match=r"^labeler\.base_url: no answer from http://127\.0\.0\.1"):
+        list(client.run(requests_for(100)))
+    assert time.monotonic() - start < 1.0
+    assert client.stats["requests_sent"] < 20
 
 
 def test_a_dead_endpoint_trips_the_breaker_after_one_window_not_every_request():
@@ -274,7 +286,7 @@ def test_a_dead_endpoint_trips_the_breaker_after_one_window_not_every_request():
     with pytest.raises(EndpointUnreachableError, match=url):
         for result in client.run(requests_for(40)):
             seen.append(result)
-    assert 2 <= len(seen) < 40  # stopped once a window of requests failed to connect
+    assert 1 <= len(seen) < 40  # stopped once a window of requests failed to connect (refusals come at once)
     assert client.stats["requests_sent"] < 40 * 2
 
 

@@ -24,3 +24,8 @@ def apply_offline_env() -> None:
 def prepend_pythonpath(directory: str | os.PathLike) -> None:
     """Let every job import from `directory` (the checkout's src/), also in envs that hold only dependencies."""
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))
+
+
+def hub_offline() -> bool:
+    """Whether hub models load from the local Hugging Face cache only (HF_HUB_OFFLINE, as apply_offline_env sets)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")

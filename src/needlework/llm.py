@@ -2,14 +2,16 @@
 
 :class:`ChatClient` sends ``(key, messages)`` requests to any ``/v1/chat/completions`` server (OpenAI, vLLM,
 Together, a local llama.cpp ...) with at most ``max_concurrency`` in flight, and yields a :class:`ChatResult`
-per request as each completes. Transient failures (HTTP 408/429/5xx, timeouts, refused connections) are
+per request as each completes. Transient failures (HTTP 408/429/5xx, timeouts, dropped connections) are
 retried by tenacity with exponential backoff and jitter, honouring a ``Retry-After`` header; the SDK's own
-retries are off so every attempt is counted. A request that still fails yields a result with ``error`` set
-instead of raising, so one bad request never stops a job; :attr:`ChatClient.unreachable` tells a caller that
-*every* new request failed to connect, and :meth:`ChatClient.raise_if_unreachable` turns that into an error.
-Errors that will not heal by retrying (HTTP 401/403: the key is rejected; 404: no such model or route; 429 with
-``insufficient_quota``: the account is out of credit) stop :meth:`ChatClient.run` at once with
-:class:`EndpointRejectedError`, whose message says what to fix, instead of failing every request in turn.
+retries are off so every attempt is counted. A refused connection or a host name that does not resolve is not
+retried: nothing listens there, so the first window of requests fails at once and the circuit breaker stops the
+run. A request that still fails yields a result with ``error`` set instead of raising, so one bad request never
+stops a job; :attr:`ChatClient.unreachable` tells a caller that *every* new request failed to connect, and
+:meth:`ChatClient.raise_if_unreachable` turns that into an error. Errors that will not heal by retrying (HTTP
+401/403: the key is rejected; 404: no such model or route; 429 with ``insufficient_quota``: the account is out of
+credit) stop :meth:`ChatClient.run` at once with :class:`EndpointRejectedError`, whose message says what to fix,
+instead of failing every request in turn.
 
 An answer that ``validate`` rejects (or, with ``reject_truncated``, one cut off at ``max_tokens``) is not re-sent
 unchanged (at temperature 0 it would come back the same, paid twice): the re-request carries the rejected answer
@@ -26,6 +28,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
@@ -253,6 +256,7 @@ class ChatClient:
             0,
         )
         self._last_error: str | None = None
+        self.section: str | None = None  # the config that names this endpoint (set by client_from_config)
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.base_url!r}, model={self.model!r}, json_mode={self.json_mode!r})"
@@ -297,10 +301,10 @@ class ChatClient:
     def raise_if_unreachable(self) -> None:
         """Raise EndpointUnreachableError naming the endpoint if :attr:`unreachable`."""
         if self.unreachable:
+            where = f"{self.section}{' ' if ' ' in self.section else '.'}base_url: " if self.section else ""
             raise EndpointUnreachableError(
-                f"no answer from {self.base_url} (model {self.model}): all {self._counts['new_results']} requests "
-                f"failed to connect after retries (last error: {self._last_error}); is the server running and "
-                f"base_url right?"
+                f"{where}no answer from {self.base_url} (model {self.model}): all {self._counts['new_results']} "
+                f"requests failed to connect (last error: {self._last_error}) (start the server or fix base_url)"
             )
 
     def run(self, requests: Iterable[tuple[str, list[dict[str, Any]]]], desc: str = "llm") -> Iterator[ChatResult]:
@@ -510,12 +514,24 @@ class ChatClient:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Worth retrying: no connection, a timeout, HTTP 408/429 (but not an exhausted quota) or any 5xx."""
+    """Worth retrying: a timeout, a dropped connection (not a refused one), HTTP 408/429 (but not an exhausted quota)
+    or any 5xx."""
     if isinstance(exc, openai.APIConnectionError):
-        return True
+        return not _nobody_listens(exc)
     if _unhealable(exc) is not None:
         return False
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500)
+
+
+def _nobody_listens(exc: BaseException | None) -> bool:
+    """A refused connection or a host name that does not resolve (anywhere in the exception's causes)."""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, (ConnectionRefusedError, socket.gaierror)) or type(exc).__name__ == "ConnectError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _error_code(exc: openai.APIStatusError) -> str | None:
@@ -597,7 +613,7 @@ def client_from_config(
     if api_key_env is not None and not isinstance(api_key_env, str):
         raise InputError(f"{section}.api_key_env: expected the name of an environment variable, got {api_key_env!r}")
     try:
-        return ChatClient(
+        client = ChatClient(
             base_url=str(cfg["base_url"]),
             model=str(cfg["model"]),
             api_key_env=api_key_env,
@@ -612,3 +628,5 @@ def client_from_config(
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{section}: {exc}") from None
+    client.section = section
+    return client

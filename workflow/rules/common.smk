@@ -8,7 +8,7 @@ from needlework.config import workflow_overrides
 from needlework import tracking
 from needlework.env import apply_offline_env, prepend_pythonpath
 from needlework.paths import Paths
-from needlework.stages.preflight import check_before_run
+from needlework.stages.preflight import check_before_run, endpoint
 
 apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to reach the hub)
 # Jobs import needlework from this checkout, also inside --use-conda envs (which hold only its dependencies).
@@ -66,13 +66,41 @@ NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"]
 
 
 def preflight():
-    """Before any job (skipped by dry runs): check the environment (API keys, GPUs), then create the MLflow
-    tracking DB once, so parallel jobs never race to initialise it."""
+    """Before any job (skipped by dry runs): check what the jobs about to run need (API keys, endpoints that
+    answer, hub models in the cache, GPUs), then create the MLflow tracking DB once, so parallel jobs never race to
+    initialise it."""
+    jobs = list(workflow.dag.needrun_jobs())
+    endpoints, hub_models = job_needs(jobs)
     try:
-        check_before_run(CFG, [OTHER_LABELER] if OTHER_LABELER else [])
+        check_before_run(CFG, endpoints, any(j.rule.name == "finetune" for j in jobs), hub_models)
     except ConfigError as exc:
         sys.exit(f"needlework: {exc}")
     tracking.init(CFG)
+
+
+def job_needs(jobs):
+    """What these jobs call or load: OpenAI-compatible endpoints (labelers, evaluated models, the RAFT teacher) and
+    hub models (config key -> hub id: the experiment's own for haystacks and training, evaluated ones)."""
+    endpoints, hub_models = [], {}
+    for job in jobs:
+        step, wc, name = job.rule.name, job.wildcards, None
+        if step == "label_needles":
+            labeler = LABELERS[wc.labels_key]
+            endpoints.append(endpoint("labeler" if labeler is CFG["labeler"] else f"labeler '{COMPARE}'", labeler))
+        elif step == "raft_generate" and RAFT["generator"]["kind"] == "openai":
+            endpoints.append(endpoint(f"model '{RAFT['generator']['teacher']}'", RP.teacher()))
+        elif step == "evaluate_model":
+            name = EVAL_MODELS[wc.eval_key]
+        elif step == "raft_evaluate":
+            name = RP.eval_keys[wc.raft_eval_key]
+        elif step in ("haystacks_train", "haystacks_eval", "finetune"):
+            name = "base"
+        if name:
+            model = model_config(CFG, name)
+            endpoints.append(endpoint(f"model '{name}'", model))
+            if model["backend"] == "hf" and model.get("path") and not model.get("gguf"):
+                hub_models["model.path" if name in ("base", "finetuned") else f"model '{name}' path"] = model["path"]
+    return [e for e in endpoints if e], hub_models
 
 
 def all_cores(step):
