@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-
+from pathlib import Path
 
 from needlework.corpus import anonymize as anonymization
 from needlework.corpus import facts
@@ -78,14 +78,16 @@ def read_source(data_cfg: Mapping, seed: int, rejects: Rejects) -> Iterable[tupl
     raise InputError(f"data.source: unknown source {source!r}, expected one of {', '.join(SOURCES)}")
 
 
-def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], list[dict], dict]:
+def build_corpus(data_cfg: Mapping, seed: int, stop_audit: str | Path | None = None,
+                 ) -> tuple[list[dict], list[dict], list[dict], dict]:
     """Read, filter, merge duplicates and (if ``data_cfg["anonymize"]``) anonymize the corpus.
 
     Returns ``(records, names, dropped, stats)``: the corpus, the audit rows ``{"id", "original", "new"}`` of
     the name replacements (empty when anonymization is off), the audit rows of the dropped records
     (:class:`~needlework.corpus.rejects.Rejects`) and ``stats``: ``source``, ``read``, ``kept``, ``dropped``
     (count per filter reason, bad-record reason and ``duplicate``) and ``anonymized``. Raises
-    :class:`~needlework.io.InputError` if no record survives or the bad records exceed ``data.max_bad_share``.
+    :class:`~needlework.io.InputError` if no record survives or the bad records exceed ``data.max_bad_share`` (after
+    writing the dropped records' audit rows to ``stop_audit``, if given).
     """
     source = data_cfg.get("source")
     do_anonymize = _get(data_cfg, "anonymize", (bool,))
@@ -109,12 +111,12 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
         else:
             dropped[reason] += 1
     read += sum(row["reason"] == jsonl_source.INVALID_LABEL for row in rejects.rows)  # rows skipped by the source
-    what = data_cfg.get("path") or source
-    rejects.check(read, max_share, what)
+    what = data_cfg.get("path") or f"data.source={source!r}"
+    rejects.check(read, max_share, what, stop_audit)
     if not kept:
-        raise InputError(f"data.source={source!r}: no record left ({read} read, dropped: "
-                         f"{ {**dropped, **rejects.counts()} }); check data.path / data.limit and the name and text "
-                         "fields")
+        counts = {k: v for k, v in {**dropped, **rejects.counts()}.items() if v}
+        raise InputError(f"{what}: no record left ({f'{read} read, dropped: {counts}' if read else 'it is empty'}) "
+                         "(check data.path / data.limit and the name and text fields)")
     names: list[dict] = []
     if do_anonymize:
         anonymized, names = anonymization.anonymize(kept, seed)
@@ -126,7 +128,7 @@ def build_corpus(data_cfg: Mapping, seed: int) -> tuple[list[dict], list[dict], 
             rejects.add(LABEL_CHANGED, record_id, where_of[record_id],
                         detail=f"anonymization changed label field {', '.join(fields)}",
                         fields={name: {"before": b, "after": a} for name, (b, a) in fields.items()})
-        rejects.check(read, max_share, what)
+        rejects.check(read, max_share, what, stop_audit)
         bad = leaks.keys() | changed.keys()
         kept = [record for record in anonymized if record["id"] not in bad]
         names = [row for row in names if row["id"] not in bad]

@@ -17,18 +17,21 @@ def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_dropped: st
     """Read the configured source, drop non-persons and bad records, anonymize; the name mapping goes to a
     separate audit file, the dropped records (id, file:line, reason) to another."""
     from needlework.corpus.build import build_corpus
+    from needlework.corpus.rejects import summarize
 
     with tracking.stage_run(cfg, "corpus", Path(out_corpus).parent.name, {"data": cfg["data"]}) as run:
         with timer() as t:
-            records, audit, dropped, stats = build_corpus(cfg["data"], cfg["seed"])
+            # above data.max_bad_share the audit goes beside the outputs (a failed step loses those)
+            stop_audit = Path(out_dropped).with_name("dropped-at-stop.jsonl")
+            records, audit, dropped, stats = build_corpus(cfg["data"], cfg["seed"], stop_audit)
             write_jsonl(out_corpus, records)
             write_jsonl(out_audit, audit)  # original -> new names: an audit trail, never part of the corpus
             write_jsonl(out_dropped, dropped)
         stats = {**stats, "seconds": t["seconds"]}
         write_json(out_stats, stats)
         log.info("corpus: read %s, kept %s, dropped %s", stats.get("read"), stats.get("kept"), stats.get("dropped"))
-        for row in dropped:
-            log.info("corpus: dropped %s", row)
+        for line in summarize(dropped):  # every row is in the audit file
+            log.info("corpus: dropped %s", line)
         run.log_metrics(stats)
         run.log_artifact(out_stats)
         run.log_artifact(out_dropped)

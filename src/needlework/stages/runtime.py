@@ -1,15 +1,23 @@
-"""What every step needs around its work: its log file (with progress bars) and a timer."""
+"""What every step needs around its work: its log file (with progress bars), one-line errors, and a timer.
+
+An expected failure (bad data or config, an unreachable endpoint, an offline hub model, a missing file) ends the
+step with one line, `needlework: <file>:<line>: <what is wrong> (<what to do>)`, on the console and in the log,
+and no traceback; a bug keeps its traceback (printed once). `NEEDLEWORK_DEBUG=1` shows tracebacks for all.
+"""
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import traceback
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from needlework.env import apply_offline_env
+from needlework.io import InputError
 
 
 class _Tee:
@@ -48,12 +56,32 @@ def step_log(log_path: str | Path) -> Iterator[logging.Logger]:
         root.setLevel(logging.INFO)
         try:
             yield logging.getLogger("needlework")
-        except BaseException:
-            logging.getLogger("needlework").exception("step failed")  # the traceback goes to the log file too
+        except Exception as exc:
+            if expected(exc) and os.environ.get("NEEDLEWORK_DEBUG") != "1":
+                print(f"needlework: {describe(exc)}", file=sys.stderr)  # the console and the log file, once
+                raise SystemExit(1) from None
+            fh.write(traceback.format_exc())  # the console gets it from Python itself, once
             raise
         finally:
             root.removeHandler(handler)
             sys.stdout, sys.stderr = out, err
+
+
+def expected(exc: BaseException) -> bool:
+    """A failure the user fixes (input, config, environment), not a bug in needlework."""
+    kinds: list[type] = [InputError, FileNotFoundError]
+    for module, names in (("needlework.config", ("ConfigError",)),
+                          ("needlework.llm", ("EndpointUnreachableError", "EndpointRejectedError"))):
+        if module in sys.modules:  # an exception of a module nobody imported cannot have been raised
+            kinds += [getattr(sys.modules[module], name) for name in names]
+    return isinstance(exc, tuple(kinds))
+
+
+def describe(exc: BaseException) -> str:
+    """An expected failure as one line."""
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename}: file not found (check the path in the config, or build what makes it first)"
+    return " ".join(str(exc).split())
 
 
 @contextlib.contextmanager
