@@ -145,3 +145,30 @@ def test_the_report_key_holds_what_the_report_reads():
         assert key(changed) != default, changed
     for same in ("tracking.enabled=false", "resources.train.cpus=2", "train.export_merged=true"):
         assert key(same) == default, same
+
+
+def _sweep_cli(workdir, *args):
+    return subprocess.run([sys.executable, "-m", "needlework.sweep", *args], cwd=workdir, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, NEEDLEWORK_ROOT=str(ROOT)))
+
+
+def test_help_lists_the_sweeps_own_options_and_hydras(tmp_path):
+    result = _sweep_cli(tmp_path, "--help")
+    assert result.returncode == 0
+    for option in ("--cores N", "--dry-run", "--cfg job|all", "== Configuration groups ==", "lora: "):
+        assert option in result.stdout, option
+
+
+def test_cfg_job_prints_the_composed_config_and_runs_nothing(tmp_path):
+    result = _sweep_cli(tmp_path, "--cfg", "job", "lora=r64", "context.lengths=[256, 512]")
+    assert result.returncode == 0, result.stderr
+    printed = yaml.safe_load(result.stdout)
+    assert printed["lora"]["r"] == 64 and printed["context"]["lengths"] == [256, 512]
+    assert not (tmp_path / "results").exists()
+
+
+def test_an_unknown_key_stops_with_the_nearest_one_before_any_run(tmp_path):
+    result = _sweep_cli(tmp_path, "-m", "lora=r8,r16", "lora.rr=16")
+    assert result.returncode != 0
+    assert result.stderr.strip() == "needlework: config key lora.rr: not in the config (did you mean lora.r?)"
+    assert not (tmp_path / "results").exists()

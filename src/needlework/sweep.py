@@ -10,7 +10,10 @@ evaluated), so optimising sweepers work:
     python -m needlework.sweep -m hydra/sweeper=optuna hydra.sweeper.direction=maximize 'lora.r=choice(4,8,16)'
 MLflow: one run per sweep; each combination's parent run is its child. The sweep's run (and its Hydra sweep dir)
 gets a table of every combination and their accuracy-vs-length plot after each job.
-Options before the Hydra arguments: `--cores N` (default: all), `--dry-run` (Snakemake -n).
+Options before the Hydra arguments: `--cores N` (default: all), `--dry-run` (Snakemake -n); `--help` lists them
+with Hydra's own. Hydra's `--cfg job` (`--cfg all`: with Hydra's settings) prints the composed config and runs
+nothing (through Snakemake: `snakemake --config print_config=true overrides="..."`). An override naming a key the
+config lacks stops before any run, naming the nearest key (`lora.rr=16`: did you mean lora.r?).
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from needlework import tracking
-from needlework.config import compose
+from needlework.config import ConfigError, check_keys, compose
 from needlework.paths import Paths
 from needlework.stages.reporting import SUMMARY
 
@@ -52,6 +55,13 @@ TABLE_PARAMS = ("model.name", "context.lengths", "lora.method", "lora.r", "lora.
 TABLE_METRICS = ("objective", "usd_per_1k_queries", "train.tokens_per_s", "wall_time_s")
 _SWEPT_ENV = "NEEDLEWORK_SWEPT_KEYS"  # what the sweep varies (set before the first job)
 _OPTIONS = {"cores": "all", "dry_run": False}  # set by cli() from the arguments Hydra does not know
+USAGE = """usage: python -m needlework.sweep [--cores N] [--dry-run] [-m] [--cfg job|all] [OVERRIDES ...]
+  --cores N      cores of each combination's Snakemake run (default: all)
+  --dry-run      show each combination's jobs (snakemake -n) and run nothing
+  -m             multirun: one workflow run per combination (e.g. lora=r8,r16)
+  --cfg job|all  print the composed config (all: with Hydra's settings) and run nothing
+  OVERRIDES      Hydra overrides, e.g. experiment=blog_16k lora=r64 'context.lengths=[256, 512]'
+"""
 
 
 def combination_config(overrides: list[str]) -> dict[str, Any]:
@@ -189,6 +199,13 @@ def cli(argv: list[str] | None = None) -> None:
     if "--dry-run" in args:
         args.remove("--dry-run")
         _OPTIONS["dry_run"] = True
+    if {"--help", "-h"} & set(args):
+        print(USAGE)  # Hydra's help follows
+    elif not {"--info", "-i", "--hydra-help", "--shell-completion", "-sc"} & set(args):
+        try:
+            check_keys([a for a in args if "=" in a and not a.startswith("-")], ROOT / "conf")
+        except ConfigError as exc:
+            raise SystemExit(f"needlework: {exc}") from None
     given = {a.split("=", 1)[0].lstrip("+") for a in args}
     defaults = {"hydra.callbacks.needlework_sweep._target_": "needlework.sweep.SweepRun",
                 "hydra.sweep.dir": "results/sweeps/${now:%Y-%m-%d_%H-%M-%S}",
