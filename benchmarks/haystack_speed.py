@@ -1,17 +1,17 @@
-"""Benchmark: token-exact haystack assembly (cached counts) vs the naive re-tokenize-everything method.
+"""Benchmark: token-exact haystack assembly against its honest references, on the same records and tokenizer.
 
-Workload: an evaluation grid of 3 lengths x 11 depths x 10 needles plus ``--train`` training records at the
-largest length, on synthetic wiki_bio-style biographies with the tiny tokenizer trained on them.
+- ours: ``build_eval`` / ``build_train`` (plan from cached counts, verify every prompt, re-plan or redraw).
+- bound: what any token-exact builder must do at least: one tokenizer pass over the source biographies and one
+  over the written prompts (chat-templated, in batches of VERIFY_BATCH as the verifying pass does).
+- published: the published method, linear: sum precomputed per-biography token counts (``bio_token_len``) until
+  the budget is reached, whole biographies only, needle at the boundary nearest the depth, no verification. Its
+  counts are taken as given (not timed); its length error is how far its prompts land from the requested count.
 
-The naive method is what the original needle-in-a-haystack scripts do: grow the context biography by biography,
-re-encoding the whole text after each one to check its length, trim the token ids to the budget, walk back from
-the insertion point to a separator, insert the needle, and count the final prompt. It is timed on a sample of
-``--naive-sample`` records per part (each length of the grid, and training) and extrapolated per record.
-Target: a speedup of at least 20x. The naive cost grows with the square of the biographies per context, the
-cached one linearly (it is dominated by the one verifying tokenization of each prompt), so the speedup grows
-with the context length.
+Workload per part: an evaluation grid of 11 depths x 10 needles at each length, and ``--train`` training records
+at the largest length, on synthetic wiki_bio-style biographies with the tiny tokenizer trained on them. Times are
+CPU seconds of this process (robust to other jobs on the machine).
 
-    python benchmarks/haystack_speed.py [--bios 4000] [--train 1000] [--naive-sample 22] [--lengths 4096 8192 16384]
+    python benchmarks/haystack_speed.py [--bios 4000] [--train 2000] [--lengths 4096 8192 16384]
 """
 from __future__ import annotations
 
@@ -24,64 +24,67 @@ for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZE
     os.environ.setdefault(key, value)
 
 from needlework.corpus.synthetic import generate  # noqa: E402
-from needlework.haystack import MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train  # noqa: E402
+from needlework.haystack import (MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, VERIFY_BATCH,  # noqa: E402
+                                 build_eval, build_train)
 from needlework.tokenizer import train_tokenizer  # noqa: E402
 
 DEPTHS = [float(d) for d in range(0, 101, 10)]
 
 
-def naive_record(tokenizer, needle: dict, pool: list[dict], length: int, depth: float, rng: random.Random) -> int:
-    """One haystack the naive way; returns the prompt's token count."""
-    question = QUESTION.format(name=needle["name"])
+def messages(haystack: str, name: str) -> list[dict]:
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": haystack + SEPARATOR + QUESTION.format(name=name)}]
 
-    def prompt_ids(haystack: str) -> list[int]:
-        messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": haystack + SEPARATOR + question}]
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=False)
 
-    def encode(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    budget = length - len(prompt_ids("")) - len(encode(needle["text"] + SEPARATOR))
-    context = ""
-    while len(encode(context)) < budget:  # re-encode the whole context after every biography
+def published(needle: dict, pool: list[dict], counts: dict[str, int], length: int, depth: float, overhead: int,
+              rng: random.Random) -> list[dict]:
+    """One haystack the published way: whole biographies while the summed counts fit, needle nearest the depth."""
+    budget, texts, used = length - overhead - counts[needle["id"]], [], 0
+    while True:
         bio = pool[rng.randrange(len(pool))]
-        if bio["name"] != needle["name"]:
-            context += bio["text"] + SEPARATOR
-    ids = encode(context)[:budget]
-    separator = encode(SEPARATOR)[-1]
-    at = int(len(ids) * depth / 100)
-    while 0 < at < len(ids) and ids[at - 1] != separator:  # back to the previous biography boundary
-        at -= 1
-    haystack = tokenizer.decode(ids[:at]) + needle["text"] + SEPARATOR + tokenizer.decode(ids[at:])
-    return len(prompt_ids(haystack.rstrip()))
+        if bio["name"] == needle["name"]:
+            continue
+        if used + counts[bio["id"]] > budget:
+            break
+        texts.append(bio["text"])
+        used += counts[bio["id"]]
+    at = round(depth / 100 * len(texts))
+    return messages(SEPARATOR.join([*texts[:at], needle["text"], *texts[at:]]), needle["name"])
 
 
-def naive_seconds_per_record(tokenizer, needles, pool, length: int, depths: list[float | None], seed: int) -> float:
-    """Mean CPU seconds per naive record at ``length``, one record per depth (None: a random depth)."""
-    rng = random.Random(seed)
+def seconds(fn, *args, **kwargs):
     start = time.process_time()
-    for i, depth in enumerate(depths):
-        n = naive_record(tokenizer, needles[i % len(needles)], pool, length,
-                         rng.uniform(0, 100) if depth is None else depth, rng)
-        assert n <= length + MAX_SHORTFALL, n
-    return (time.process_time() - start) / len(depths)
+    out = fn(*args, **kwargs)
+    return out, time.process_time() - start
 
 
-def timed(build, *args, **kwargs) -> tuple[list[dict], float]:
-    """The records a build returns, and the CPU seconds it took."""
-    start = time.process_time()
-    records = build(*args, **kwargs)
-    return records, time.process_time() - start
+def part(name, tokenizer, needles, pool, build, specs):
+    """Time ours, the bound and the published method on one workload; print one row."""
+    built, ours = seconds(build)
+    source_texts = [bio["text"] for bio in pool + needles]
+    _, source_s = seconds(tokenizer, source_texts, add_special_tokens=False)
+    prompts = [r["messages"][:2] for r in built]
+    _, verify_s = seconds(lambda: [tokenizer.apply_chat_template(prompts[i : i + VERIFY_BATCH], return_dict=False,
+                                   add_generation_prompt=True) for i in range(0, len(prompts), VERIFY_BATCH)])
+    bound = source_s + verify_s
+    ids = tokenizer(source_texts, add_special_tokens=False)["input_ids"]
+    counts = {bio["id"]: len(i) for bio, i in zip(pool + needles, ids)}
+    overhead = len(tokenizer.apply_chat_template(messages("", "x y"), add_generation_prompt=True, return_dict=False))
+    rng = random.Random(0)
+    theirs, pub_s = seconds(lambda: [published(n, pool, counts, L, d, overhead, rng) for n, L, d in specs])
+    lengths = [len(i) for i in tokenizer.apply_chat_template(theirs, add_generation_prompt=True, return_dict=False)]
+    errors = [n - length for (_, length, _), n in zip(specs, lengths)]
+    inside = sum(-MAX_SHORTFALL <= e <= 0 for e in errors) / len(errors)
+    print(f"{name:<16}{len(built):>6}{ours:>9.2f}{bound:>9.2f}{ours / bound:>7.2f}x{pub_s:>8.2f}"
+          f"{min(errors):>+7d}{max(errors):>+7d}{sum(map(abs, errors)) / len(errors):>8.1f}{inside:>8.0%}")
+    return ours, bound
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bios", type=int, default=4000, help="synthetic biographies in the corpus")
-    parser.add_argument("--train", type=int, default=1000, help="training records at the largest length")
-    parser.add_argument("--naive-sample", type=int, default=22, help="naive records timed per workload part")
-    parser.add_argument("--lengths", type=int, nargs=3, default=[4096, 8192, 16384],
-                        help="context lengths in tokens (default: the published 4k..16k range)")
+    parser.add_argument("--train", type=int, default=2000, help="training records at the largest length")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[4096, 8192, 16384], help="context lengths")
     args = parser.parse_args()
 
     corpus = generate(args.bios, seed=0)
@@ -89,37 +92,23 @@ def main() -> None:
         bio["label"] = {}  # the default label; assembly only needs one that validates
     eval_needles, train_needles, pool = corpus[:10], corpus[10:210], corpus[10:]
     tokenizer = train_tokenizer([bio["text"] for bio in corpus], vocab_size=2048)
-    mean_bio = sum(len(tokenizer(bio["text"])["input_ids"]) for bio in corpus[:500]) / 500
-    print(f"corpus: {len(corpus)} synthetic bios, {mean_bio:.0f} tokens each on average (tiny tokenizer, 2048 vocab)")
-    print("times are CPU seconds of this single-threaded process (robust to other jobs on the machine)\n")
+    print(f"corpus: {len(corpus)} synthetic bios; tiny tokenizer (2048 vocab); CPU seconds\n")
+    print(f"{'part':<16}{'recs':>6}{'ours':>9}{'bound':>9}{'ratio':>8}{'publ.':>8}"
+          f"{'errmin':>7}{'max':>7}{'|err|':>8}{'in win':>8}")
+    rows = []
+    for length in args.lengths:
+        specs = [(n, length, d) for d in DEPTHS for n in eval_needles]
+        rows.append(part(f"eval {length}", tokenizer, eval_needles, pool, lambda L=length: build_eval(
+            eval_needles, pool, tokenizer, [L], DEPTHS, per_cell=10, seed=0), specs))
+    largest, rng = max(args.lengths), random.Random(1)
+    specs = [(train_needles[i % len(train_needles)], largest, rng.uniform(0, 100)) for i in range(args.train)]
+    rows.append(part(f"train {largest}", tokenizer, train_needles, pool, lambda: build_train(
+        train_needles, pool, tokenizer, [largest], args.train, seed=0), specs))
+    ours, bound = map(sum, zip(*rows))
+    print(f"\nall parts: ours {ours:.1f} s, bound {bound:.1f} s ({ours / bound:.2f}x the bound)")
+    print("err: prompt tokens of the published method minus the requested length; in win: share of its prompts "
+          f"within [length - {MAX_SHORTFALL}, length], where every one of ours lies")
 
-    k = args.naive_sample
-    parts = []  # (name, records, cached seconds, naive seconds per record)
-    for length in args.lengths:  # one grid build per length, to show how each method scales with length
-        grid, seconds = timed(build_eval, eval_needles, pool, tokenizer, [length], DEPTHS, per_cell=10, seed=0)
-        naive = naive_seconds_per_record(tokenizer, eval_needles, pool, length, (DEPTHS * k)[:k], seed=length)
-        parts.append((f"eval grid {length}", grid, seconds, naive))
-    largest = max(args.lengths)
-    train, train_s = timed(build_train, train_needles, pool, tokenizer, [largest], args.train, seed=0)
-    naive = naive_seconds_per_record(tokenizer, train_needles, pool, largest, [None] * k, seed=1)
-    parts.append((f"train {largest}", train, train_s, naive))
-
-    print(f"{'part':<16}{'records':>8}{'cached ms/rec':>15}{'naive ms/rec':>14}{'speedup':>9}")
-    for name, records, seconds, naive in parts:
-        fast = seconds / len(records)
-        print(f"{name:<16}{len(records):>8}{1000 * fast:>15.2f}{1000 * naive:>14.1f}{naive / fast:>8.1f}x")
-    print(f"(naive: {k} records measured per part, extrapolated per record)")
-
-    # What the workflow runs: the whole grid in one build (one token-count cache), plus the training set.
-    grid, grid_s = timed(build_eval, eval_needles, pool, tokenizer, args.lengths, DEPTHS, per_cell=10, seed=0)
-    fast_s = grid_s + train_s
-    naive_s = sum(naive * len(records) for _, records, _, naive in parts)
-    n = len(grid) + len(train)
-    shortfall = max(r["context_length"] - r["n_tokens"] for r in grid + train)
-    print(f"\nworkload: eval grid {len(grid)} records in one build ({grid_s:.1f} s) + train {len(train)} records "
-          f"({train_s:.1f} s)")
-    print(f"total {n} records: cached {fast_s:.1f} s, naive {naive_s:.1f} s (extrapolated) -> speedup "
-          f"{naive_s / fast_s:.1f}x (target >= 20x); largest shortfall of a cached-method prompt: {shortfall} tokens")
 
 if __name__ == "__main__":
     main()
