@@ -61,6 +61,8 @@ USAGE = """usage: python -m needlework.sweep [--cores N] [--dry-run] [-m] [--cfg
   -m             multirun: one workflow run per combination (e.g. lora=r8,r16)
   --cfg job|all  print the composed config (all: with Hydra's settings) and run nothing
   OVERRIDES      Hydra overrides, e.g. experiment=blog_16k lora=r64 'context.lengths=[256, 512]'
+One run without the sweep: snakemake --cores all --config overrides="lora=r64" (or lora=r64, or --configfile
+FILE); add print_config=true to print the composed config instead.
 """
 
 
