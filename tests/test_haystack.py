@@ -157,12 +157,17 @@ def test_no_special_token_inside_the_context(tok, grid):
         assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
 
 
-def test_eval_cells_hold_the_same_needles_in_distinct_prompts_at_their_own_depth(grid):
+def test_eval_cells_spread_the_needles_in_distinct_prompts_at_their_own_depth(grid, tok):
     cells = {}
     for record in grid + grid.dropped:
         cells.setdefault((record["context_length"], record["depth"]), []).append(record)
     assert len(cells) == len(LENGTHS) * len(DEPTHS)
-    assert len({tuple(r["needle_id"] for r in records) for records in cells.values()}) == 1
+    assert all(len({r["needle_id"] for r in records}) == 3 for records in cells.values())  # per_cell distinct
+    for length in LENGTHS:  # 5 cells of 3 at a length cover all 8 needles, each at another depth per length
+        assert {r["needle_id"] for r in grid + grid.dropped if r["context_length"] == length} == {
+            n["id"] for n in NEEDLES}
+    same = build_eval(NEEDLES, BIOS, tok, [256], DEPTHS, per_cell=len(NEEDLES), seed=7)  # all needles per cell
+    assert len({frozenset(r["needle_id"] for r in same + same.dropped if r["depth"] == d) for d in DEPTHS}) == 1
     assert len({r["messages"][1]["content"] for r in grid}) == len(grid)
     for record in grid:  # the cell a record is in is the grid depth nearest where its needle sits
         assert min(DEPTHS, key=lambda d: (abs(d - record["actual_depth"]), d != record["depth"])) == record["depth"]

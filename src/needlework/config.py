@@ -36,7 +36,7 @@ OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
     "schema_in_prompt": True,
 }
 HF_MODEL_DEFAULTS: dict[str, Any] = {"attn_implementation": "sdpa", "chat_template": None,
-                                     "modules_to_save": None}
+                                     "modules_to_save": None, "schema_in_prompt": False}
 # Sources whose records carry a wiki_bio-style infobox (what the infobox labeler parses); a jsonl file has none.
 INFOBOX_SOURCES = ("synthetic", "wiki_bio")
 # Keys of Snakemake's `config` that are no config keys: the Hydra override string, the print flag, and what the

@@ -142,8 +142,8 @@ def build_eval(
 ) -> Built:
     """Evaluation grid: lengths x depths (percent) x ``per_cell`` records.
 
-    Every cell holds the same needles (the first ``per_cell`` of a seeded order, cycling if there are fewer); a
-    record's distractors are drawn for its (length, depth, needle, replicate), so no two prompts are the same. A
+    A cell holds ``per_cell`` needles of a seeded order (all of them in every cell when ``per_cell`` equals their
+    number; else consecutive runs, so a length spreads the needles over its depths); a record's distractors are drawn for its (length, depth, needle, replicate), so no two prompts are the same. A
     record whose needle cannot be placed nearer its own depth than any other grid depth is dropped (reason
     :data:`DEPTH`), never moved into another cell.
     """
@@ -154,8 +154,15 @@ def build_eval(
         if not 0.0 <= depth <= 100.0:
             raise InputError(f"depths are percentages in [0, 100], got {depth}")
     order = _needle_order(needles, random.Random(f"{seed}:eval:needles"))
-    cell = [order[rep % len(order)] for rep in range(per_cell)]
     grid = sorted({float(depth) for depth in depths})
+
+    def cell(length_index: int, depth_index: int) -> list:
+        """The cell's needles: the next ``per_cell`` of the order, so that with more needles than a cell holds
+        each length spreads them over its depths (more distinct needles per length for the same prompts), and
+        each needle moves to another depth at the next length."""
+        start = (length_index + depth_index) * per_cell
+        return [order[(start + rep) % len(order)] for rep in range(per_cell)]
+
     specs = [
         _Spec(
             id=f"eval-{length}-{depth:g}-{rep:03d}",
@@ -166,9 +173,9 @@ def build_eval(
             order_seed=f"{seed}:eval:{length}:{depth:g}:{needle['id']}:{rep}",
             window=_window(grid, float(depth)),
         )
-        for length in lengths
-        for depth in depths
-        for rep, (needle, answer) in enumerate(cell)
+        for li, length in enumerate(lengths)
+        for di, depth in enumerate(depths)
+        for rep, (needle, answer) in enumerate(cell(li, di))
     ]
     return _Assembler(tokenizer, pool).build(specs, desc="haystacks: eval")
 

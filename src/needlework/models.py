@@ -26,6 +26,7 @@ ROPE_TYPES = ("linear", "dynamic", "yarn")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 QUANTIZATIONS = ("4bit",)
 ROPE_FILE = "needlework_rope.json"  # RoPE parameters an adapter was trained with, next to adapter_config.json
+FROM_FINETUNE = "from_finetune"  # model.rope_scaling: the scaling the experiment's fine-tune was trained with
 BUILD_KEYS = ("hidden_size", "num_layers", "num_heads", "intermediate_size")
 
 
@@ -190,6 +191,9 @@ def load_model(
         rope_scaling = _stored_rope(adapter_dir, rope_scaling)
     elif rope_scaling is None:
         rope_scaling = model_cfg.get("rope_scaling")  # a base evaluated RoPE-scaled without training
+        if rope_scaling == FROM_FINETUNE:
+            raise InputError(f"config key model.rope_scaling: model {model_cfg.get('name')!r} takes its RoPE scaling "
+                             "from the fine-tune, but no fine-tune was given (evaluate it beside `finetuned`)")
 
     config = _from_pretrained(AutoConfig, path)
     if rope_scaling is not None:
@@ -227,6 +231,11 @@ def apply_rope_scaling(config: Any, rope: dict) -> None:
     if base.get("rope_type", "default") != "default":
         log.warning("replacing the base model's %s RoPE scaling with %s", base.get("rope_type"), params)
     config.rope_parameters = params
+
+
+def trained_rope(adapter_dir: Path) -> dict | None:
+    """The RoPE scaling a fine-tune was trained with (None: it trained within the native context)."""
+    return _stored_rope(Path(adapter_dir), None)
 
 
 def save_rope(adapter_dir: Path, rope: dict | None) -> None:

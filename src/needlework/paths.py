@@ -37,13 +37,26 @@ def local_path(raw: str) -> Path:
 
 
 def weights_identity(model: dict[str, Any]) -> str | None:
-    """The recorded file hashes of a local model directory that ships them (``models/tiny-base``), so replacing
-    its weights or tokenizer changes every key that depends on them; None for hub ids and unmanifested dirs."""
+    """The content identity of a model's weights where it is known: the GGUF file's hash for a packaged GGUF
+    model (``model.gguf``), the recorded file hashes of a local model directory that ships them
+    (``models/tiny-base``); replacing the weights or tokenizer changes every key that depends on them. None for
+    hub ids and unmanifested dirs."""
+    if model.get("gguf"):
+        from needlework.gguf import identity
+
+        return identity(model["gguf"])
     raw = model.get("path")
     if not raw:
         return None
     manifest = local_path(raw) / MANIFEST
     return manifest.read_text(encoding="utf-8") if manifest.is_file() else None
+
+
+def converted_dir(root: Path, gguf: dict[str, str]) -> Path:
+    """Where a packaged GGUF model is converted once (shared by every model config naming the same file)."""
+    from needlework.gguf import converted_name
+
+    return Path(root) / "models" / converted_name(gguf)
 
 
 class Paths:
@@ -60,11 +73,12 @@ class Paths:
         self.k_corpus = fingerprint(data, seed)
         self.k_needles = fingerprint(self.k_corpus, needles)
         self.k_labels = fingerprint(self.k_needles, labeler)
-        # A built (tiny) model is trained on this corpus; a hub/local model is the same whatever the data.
+        # A built (tiny) model is trained on this corpus; a hub/local/GGUF model is the same whatever the data.
         weights = weights_identity(model)
-        self.k_model = fingerprint(semantic(model), seed, self.k_labels if model["path"] is None else weights)
+        built = self.builds_tiny
+        self.k_model = fingerprint(semantic(model), seed, self.k_labels if built else weights)
         # Haystacks depend on the tokenizer only (not on dtype or attention kernel of the same model).
-        k_tokenizer = (self.k_model if model["path"] is None
+        k_tokenizer = (self.k_model if built
                        else fingerprint(model["path"], model.get("chat_template"), *[weights] * bool(weights)))
         self.k_train_hay = fingerprint(self.k_labels, k_tokenizer, context["train_lengths"],
                                        context["train_examples"], seed)
@@ -77,7 +91,8 @@ class Paths:
         self.corpus_dir = root / "corpus" / f"{data['source']}-{self.k_corpus}"
         self.needles_dir = root / "needles" / f"{data['source']}-{self.k_needles}"
         self.labels_dir = root / "labels" / f"{cfg['labeler']['kind']}-{self.k_labels}"
-        self.model_dir = root / "models" / f"{name}-{self.k_model}"
+        self.model_dir = (converted_dir(root, model["gguf"]) if model.get("gguf")
+                          else root / "models" / f"{name}-{self.k_model}")
         self.train_hay_dir = root / "haystacks" / f"train-{name}-{self.k_train_hay}"
         self.eval_hay_dir = root / "haystacks" / f"eval-{name}-{self.k_eval_hay}"
         lora = cfg["lora"]
@@ -103,8 +118,14 @@ class Paths:
 
     @property
     def builds_model(self) -> bool:
-        """True when the experiment's model is built by the workflow (the offline tiny Llama)."""
+        """True when the experiment's model is made by the workflow: the tiny Llama built here, or a packaged GGUF
+        converted here (both live in :attr:`model_dir`)."""
         return self.cfg["model"]["path"] is None
+
+    @property
+    def builds_tiny(self) -> bool:
+        """True when the experiment's model is the tiny Llama built and pretrained on this corpus."""
+        return self.cfg["model"]["path"] is None and not self.cfg["model"].get("gguf")
 
     def labels_dir_for(self, labeler_cfg: dict[str, Any]) -> Path:
         """Labels of the same needles by another labeler (for the agreement table)."""
@@ -114,7 +135,9 @@ class Paths:
         """Readable name + hash of what an evaluated model's answers depend on (not how they are scored): names
         its answer cache, so a change of eval.scoring rescores without asking the model again."""
         mcfg = semantic(model_config(self.cfg, model_name))
-        upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
+        scaled_by_finetune = mcfg.get("rope_scaling") == "from_finetune"  # its RoPE factor is the fine-tune's
+        upstream = (self.k_train if model_name == "finetuned" or scaled_by_finetune
+                    else self.k_model if model_name == "base" else None)
         local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
         weights = weights_identity(mcfg) if mcfg["backend"] == "hf" else None
         return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local, *[weights] * bool(weights))}"

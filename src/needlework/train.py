@@ -127,6 +127,7 @@ def finetune(
         "total_params": int(total),
         "loss_mode": loss_mode,
         "world_size": int(trainer.args.world_size),  # ranks that trained (train.num_processes)
+        "device": trainer.args.device.type,  # cuda | cpu (| mps): GPU hours are only GPU hours on a GPU
     }
 
 

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from needlework.config import ConfigError, compose, group_config, model_config, print_requested, to_yaml
 from needlework.config import workflow_overrides
+from needlework.io import InputError
 from needlework import tracking
 from needlework.env import apply_offline_env, prepend_pythonpath
-from needlework.paths import Paths
+from needlework.paths import Paths, converted_dir
 from needlework.stages.preflight import check_before_run, endpoint
 
 apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to reach the hub)
@@ -45,8 +46,22 @@ if OTHER_LABELER:
     LABELERS[P.labels_dir_for(OTHER_LABELER).name] = OTHER_LABELER
     AGREEMENT = [P.labels_dir / f"agreement-{COMPARE}.csv"]
 
-MODEL_DIR = P.model_dir if P.builds_model else None
-MODEL_TARGETS = [MODEL_DIR] if MODEL_DIR else []
+MODEL_DIR = P.model_dir if P.builds_model else None  # built (tiny) or converted (GGUF) here
+
+
+def _gguf_dirs():
+    """Converted directory name -> `model.gguf` spec, for every packaged GGUF model the experiment uses (its own
+    model and any evaluated one): each file is converted once, whichever configs name it."""
+    names = {"base", *CFG["eval"]["models"], *CFG["raft"]["eval"]["models"]}
+    specs = [spec for spec in (model_config(CFG, m).get("gguf") for m in sorted(names)) if spec]
+    return {converted_dir(R, spec).name: spec for spec in specs}
+
+
+try:
+    GGUF_DIRS = _gguf_dirs()
+except (ConfigError, InputError) as exc:
+    sys.exit(f"needlework: {exc}")
+MODEL_TARGETS = sorted({*([MODEL_DIR] if MODEL_DIR else []), *(R / "models" / name for name in GGUF_DIRS)})
 TRAIN_HAYSTACKS = P.train_hay_dir / "train.jsonl"
 EVAL_HAYSTACKS = P.eval_hay_dir / "eval.jsonl"
 ADAPTER = P.train_dir / "adapter"
@@ -62,7 +77,8 @@ REPORT_PRICES = {
     "gpu_hour_usd": CFG["train"]["gpu_hour_usd"],
 }
 ALL_TARGETS = [REPORT_HTML, *AGREEMENT, *([MERGED] if CFG["train"]["export_merged"] else [])]
-NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"]
+SCALED_BY_FINETUNE = {m for m in CFG["eval"]["models"] if model_config(CFG, m).get("rope_scaling") == "from_finetune"}
+NEEDS_TRAINING = "finetuned" in CFG["eval"]["models"] or bool(SCALED_BY_FINETUNE)
 
 
 def preflight():
@@ -120,14 +136,14 @@ def evaluation_threads(model_name):
 
 
 def evaluation_gpus(model_name, built_here):
-    """A local hub model evaluates on one GPU; a model built here (tiny), one with `gpus: 0` (the shipped tiny
-    base) and API models need none."""
+    """A local model evaluates on one GPU; the tiny model built here, one with `gpus: 0` (the shipped tiny base, the
+    default SmolLM2) and API models need none."""
     return 0 if is_api(model_name) or built_here or not model_config(CFG, model_name).get("gpus", 1) else 1
 
 
 def training_gpus():
     """GPUs the fine-tuning step asks the scheduler for: train.num_processes for a hub model, none for a CPU one."""
-    return CFG["train"]["num_processes"] if CFG["model"]["path"] and CFG["model"].get("gpus", 1) else 0
+    return CFG["train"]["num_processes"] if not P.builds_tiny and CFG["model"].get("gpus", 1) else 0
 
 
 def eval_threads(wildcards):
@@ -135,7 +151,7 @@ def eval_threads(wildcards):
 
 
 def eval_gpus(wildcards):
-    return evaluation_gpus(EVAL_MODELS[wildcards.eval_key], bool(MODEL_DIR))
+    return evaluation_gpus(EVAL_MODELS[wildcards.eval_key], P.builds_tiny)
 
 
 def step_resources(step, gpu=0):
@@ -156,8 +172,12 @@ def eval_model_inputs(wildcards):
     inputs = {"grid": EVAL_HAYSTACKS}
     if name in ("base", "finetuned") and MODEL_DIR:
         inputs["model"] = MODEL_DIR
+    elif model_config(CFG, name).get("gguf"):  # another packaged GGUF model (e.g. the base with the label schema)
+        inputs["model"] = converted_dir(R, model_config(CFG, name)["gguf"])
     if name == "finetuned":
         inputs["adapter"] = ADAPTER
+    if name in SCALED_BY_FINETUNE:  # a base evaluated with the RoPE scaling its fine-tune chose (no training)
+        inputs["rope_from"] = ADAPTER
     return inputs
 
 

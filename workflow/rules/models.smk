@@ -1,22 +1,44 @@
-# The experiment's own model when it is built here (offline default): a BPE tokenizer and a small Llama
-# pretrained on the training data (evaluation needles held out) at its native context.
+# The experiment's own model when the workflow makes it: a packaged GGUF (SmolLM2, the offline default) converted
+# once into a plain HF directory, or the tiny test Llama (model=tiny) built from a BPE tokenizer and pretrained on the
+# training data (evaluation needles held out) at its native context.
 
 
-rule build_model:
-    output:
-        directory(P.model_dir),
-    input:
-        corpus=CORPUS,
-        needles=NEEDLES,
-        labels=LABELS,
-    conda:
-        ENV
-    log:
-        LOGS / f"model-{P.k_model}.log",
-    benchmark:
-        BENCH / f"model-{P.k_model}.tsv"
-    script:
-        "../scripts/build_model.py"
+if GGUF_DIRS:
+
+    rule convert_gguf:
+        output:
+            directory(R / "models" / "{gguf_dir}"),
+        params:
+            gguf=lambda wc: GGUF_DIRS[wc.gguf_dir],
+        wildcard_constraints:
+            gguf_dir="|".join(re.escape(name) for name in GGUF_DIRS),
+        conda:
+            ENV
+        log:
+            LOGS / "convert-{gguf_dir}.log",
+        benchmark:
+            BENCH / "convert-{gguf_dir}.tsv"
+        script:
+            "../scripts/convert_gguf.py"
+
+
+if P.builds_tiny:
+
+    rule build_model:
+        output:
+            directory(P.model_dir),
+        input:
+            corpus=CORPUS,
+            needles=NEEDLES,
+            labels=LABELS,
+        conda:
+            ENV
+        log:
+            LOGS / f"model-{P.k_model}.log",
+        benchmark:
+            BENCH / f"model-{P.k_model}.tsv"
+        script:
+            "../scripts/build_model.py"
 
 
 # The shipped tiny base (models/tiny-base): trained from scratch on this corpus, every needle held out

@@ -44,20 +44,22 @@ rule raft_documents:
         "../scripts/raft_documents.py"
 
 
-rule raft_build_model:
-    output:
-        directory(RP.model_dir),
-    input:
-        docs=RAFT_DOCS,
-    threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
-    conda:
-        ENV
-    log:
-        LOGS / f"raft-model-{RP.k_model}.log",
-    benchmark:
-        BENCH / f"raft-model-{RP.k_model}.tsv"
-    script:
-        "../scripts/raft_build_model.py"
+if RP.builds_model:  # the tiny Llama built on the documents (a GGUF model is converted by models.smk)
+
+    rule raft_build_model:
+        output:
+            directory(RP.model_dir),
+        input:
+            docs=RAFT_DOCS,
+        threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
+        conda:
+            ENV
+        log:
+            LOGS / f"raft-model-{RP.k_model}.log",
+        benchmark:
+            BENCH / f"raft-model-{RP.k_model}.tsv"
+        script:
+            "../scripts/raft_build_model.py"
 
 
 rule raft_chunks:

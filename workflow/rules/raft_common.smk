@@ -19,7 +19,7 @@ RAFT_EVAL_PARAGRAPHS = RP.eval_data_dir / "paragraphs.jsonl"
 RAFT_SCORES = [RP.eval_dir(key) / "scores.csv" for key in RP.eval_keys]
 RAFT_PREDICTIONS = [RP.eval_dir(key) / "predictions.jsonl" for key in RP.eval_keys]
 RAFT_REPORT = RP.report_dir / "index.html"
-RAFT_MODEL = [RP.model_dir] if RP.builds_model else []
+RAFT_MODEL = [RP.model_dir] if CFG["model"]["path"] is None else []  # built here (tiny) or converted (GGUF)
 RAFT_TRAINS = "finetuned" in RAFT["eval"]["models"]
 
 
@@ -34,6 +34,8 @@ def raft_eval_inputs(wildcards):
     inputs = {"questions": RAFT_QUESTIONS}
     if name in ("base", "finetuned") and RAFT_MODEL:
         inputs["model"] = RAFT_MODEL
+    elif model_config(CFG, name).get("gguf"):  # another packaged GGUF model
+        inputs["model"] = converted_dir(R, model_config(CFG, name)["gguf"])
     if name == "finetuned":
         inputs["adapter"] = RAFT_ADAPTER
     return inputs
@@ -44,4 +46,4 @@ def raft_eval_threads(wildcards):
 
 
 def raft_eval_gpus(wildcards):
-    return evaluation_gpus(RP.eval_keys[wildcards.raft_eval_key], bool(RAFT_MODEL))
+    return evaluation_gpus(RP.eval_keys[wildcards.raft_eval_key], RP.builds_model)

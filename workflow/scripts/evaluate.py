@@ -6,4 +6,4 @@ with step_log(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
     sm = snakemake  # noqa: F821
     evaluation.evaluate(sm.config["cfg"], sm.params.model, sm.input.grid, sm.input.get("model"),
                         sm.input.get("adapter"), sm.output.predictions, sm.output.cells, sm.params.cache,
-                        threads=sm.threads)
+                        threads=sm.threads, rope_from=sm.input.get("rope_from"))

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from needlework.evaluate.schema_hint import with_schema_hint
 from needlework.progress import progress
 
 
@@ -26,6 +27,7 @@ class HFBackend:
         *,
         batch_size: int = 8,
         max_new_tokens: int = 64,
+        schema_in_prompt: bool = False,
     ) -> None:
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size} and {max_new_tokens}")
@@ -33,6 +35,7 @@ class HFBackend:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.schema_in_prompt = schema_in_prompt  # the label's fields in the system message (zero-shot row)
         self.stop_ids = _stop_ids(model, tokenizer)
         if not self.stop_ids:
             raise ValueError("neither the tokenizer nor the model's generation config names an end token")
@@ -42,6 +45,8 @@ class HFBackend:
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of the chat-templated prompt: every turn but the assistant's, plus the generation prompt."""
         turns = [m for m in messages if m["role"] != "assistant"]
+        if self.schema_in_prompt:
+            turns = with_schema_hint(turns)
         return list(self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, return_dict=False))
 
     def generate(self, requests: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from needlework.labels.schema import FIELD_INSTRUCTIONS, json_schema
+from needlework.evaluate.schema_hint import with_schema_hint
+from needlework.labels.schema import json_schema
 from needlework.llm import client_from_config, strict_json_schema
 
 
@@ -34,12 +35,7 @@ class OpenAIBackend:
 
     def messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         """The request's messages, with the label fields spelled out in the system message if configured."""
-        if not self.schema_in_prompt:
-            return messages
-        hint = f"Answer with one JSON object with exactly these keys:\n{FIELD_INSTRUCTIONS}"
-        if messages and messages[0]["role"] == "system":
-            return [{"role": "system", "content": f"{messages[0]['content']}\n\n{hint}"}, *messages[1:]]
-        return [{"role": "system", "content": hint}, *messages]
+        return with_schema_hint(messages) if self.schema_in_prompt else messages
 
     @property
     def stats(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from needlework.config import ConfigError, fingerprint, model_config
-from needlework.paths import semantic
+from needlework.paths import converted_dir, semantic, weights_identity
 from needlework.raft.prompts import prompts
 
 _TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd",)
@@ -28,10 +28,11 @@ class RaftPaths:
         self.k_eval_data = fingerprint(ev["path"], ev["limit"], seed)
         docs = raft["documents"]
         self.k_docs = fingerprint(docs, self.k_eval_data)  # the evaluation questions' paragraphs are left out
-        self.builds_model = model["path"] is None
-        self.k_model = fingerprint(model, seed, self.k_docs) if self.builds_model else fingerprint(model)
+        self.builds_model = model["path"] is None and not model.get("gguf")  # a tiny Llama built on the documents
+        self.k_model = (fingerprint(model, seed, self.k_docs) if self.builds_model
+                        else fingerprint(model, weights_identity(model)))
         needs_tokenizer = docs["source"] != "hotpotqa"
-        tokenizer = (self.k_model if self.builds_model else model["path"]) if needs_tokenizer else None
+        tokenizer = (self.k_model if model["path"] is None else model["path"]) if needs_tokenizer else None
         self.k_chunks = fingerprint(self.k_docs, raft["chunking"] if needs_tokenizer else None, tokenizer)
         generator = dict(raft["generator"])
         generator.pop("max_concurrency", None)
@@ -50,7 +51,9 @@ class RaftPaths:
         name, lora = model["name"], cfg["lora"]
         adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"
         self.documents_dir = self.root / "documents" / f"{docs['source']}-{self.k_docs}"
-        self.model_dir = self.root / "models" / f"{name}-{self.k_model}"
+        # a packaged GGUF model is converted once, where the long-context track converts it too
+        self.model_dir = (converted_dir(Path(cfg["results_dir"]), model["gguf"]) if model.get("gguf")
+                          else self.root / "models" / f"{name}-{self.k_model}")
         self.chunks_dir = self.root / "chunks" / f"{docs['source']}-{self.k_chunks}"
         self.generated_dir = self.root / "generated" / f"{generator['kind']}-{self.k_gen}"
         self.examples_dir = self.root / "examples" / f"{raft['assembly']['negatives']}-{self.k_examples}"

@@ -14,8 +14,10 @@ log = logging.getLogger("needlework")
 
 
 def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None,
-                 cache: str):
-    """The generation backend for one evaluated model: an OpenAI-compatible endpoint or a local HF model."""
+                 cache: str, rope_from: str | None = None):
+    """The generation backend for one evaluated model: an OpenAI-compatible endpoint or a local HF model.
+
+    ``rope_from``: the fine-tune whose RoPE scaling a ``rope_scaling: from_finetune`` base is evaluated with."""
     if mcfg["backend"] == "openai":
         from needlework.evaluate.openai_backend import OpenAIBackend
 
@@ -25,13 +27,17 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
 
         return OpenAIBackend(mcfg, Paths(cfg).llm_cache("llm", mcfg))
     from needlework.evaluate.hf_backend import HFBackend
-    from needlework.models import load_model, load_tokenizer
+    from needlework.models import FROM_FINETUNE, load_model, load_tokenizer, trained_rope
 
     local = dict(mcfg, path=str(Path(model_dir).resolve()) if model_dir else mcfg["path"])
+    if mcfg.get("rope_scaling") == FROM_FINETUNE and rope_from:
+        local["rope_scaling"] = trained_rope(Path(rope_from))
+        log.info("%s: RoPE scaling of the fine-tune %s: %s", mcfg["name"], rope_from, local["rope_scaling"])
     model = load_model(local, adapter_dir=adapter_dir)
     tokenizer = load_tokenizer(local)
     return HFBackend(model, tokenizer, batch_size=cfg["eval"]["batch_size"],
-                     max_new_tokens=cfg["eval"]["max_new_tokens"])
+                     max_new_tokens=cfg["eval"]["max_new_tokens"],
+                     schema_in_prompt=bool(mcfg.get("schema_in_prompt")))
 
 
 def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None) -> str:
@@ -49,7 +55,8 @@ def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str
 
 
 def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: str | None,
-             adapter_dir: str | None, out_predictions: str, out_cells: str, cache: str, threads: int = 1) -> None:
+             adapter_dir: str | None, out_predictions: str, out_cells: str, cache: str, threads: int = 1,
+             rope_from: str | None = None) -> None:
     from needlework.evaluate.grid import run_predictions
     from needlework.evaluate.intervals import aggregate
     from needlework.evaluate.scoring import cells, write_cells
@@ -63,9 +70,9 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
 
             torch.set_num_threads(max(1, threads))
         with timer() as t:
-            backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache)
+            backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache, rope_from)
             predictions = run_predictions(backend, records, Path(out_predictions), Path(cache),
-                                          model_identity(mcfg, model_dir, adapter_dir))
+                                          model_identity(mcfg, model_dir, adapter_dir or rope_from))
         failed = [p for p in predictions if p.get("error")]
         if failed:  # an error is not an answer: fail the step; a rerun re-asks only these (the rest is cached)
             Path(out_predictions).unlink()

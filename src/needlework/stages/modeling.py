@@ -48,6 +48,17 @@ def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, labe
                          **result})
 
 
+def convert_gguf(cfg: dict[str, Any], gguf: dict[str, str], out_dir: str) -> None:
+    """Convert a packaged GGUF model (``model.gguf``) once into a plain HF directory, checked (needlework.gguf)."""
+    from needlework.gguf import convert
+
+    with tracking.stage_run(cfg, "model", Path(out_dir).name, {"gguf": gguf}) as run:
+        with timer() as t:
+            record = convert(gguf, out_dir)
+        run.log_params({"sha256": record["sha256"], "version": record["version"]})
+        run.log_metrics({"parameters": record["parameters"], "bytes": record["bytes"], "seconds": t["seconds"]})
+
+
 def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkpoints: str, adapter_out: str,
              metrics_out: str, threads: int = 1) -> dict[str, Any]:
     """Fine-tune on the training haystacks; the Trainer logs loss/lr/throughput into this step's MLflow run."""
@@ -73,7 +84,8 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
 
             cost = training_cost(result["train_tokens"], result["tokens_per_s"],
                                  cfg["train"].get("gpu_hour_usd", 0.0), n_proc)
-            result = {**result, "gpu_hours": round(cost["gpu_hours"], 4), "train_cost_usd": round(cost["usd"], 4)}
+            hours = "gpu_hours" if result.get("device") == "cuda" else "cpu_hours"  # what the run really used
+            result = {**result, hours: round(cost["gpu_hours"], 4), "train_cost_usd": round(cost["usd"], 4)}
         write_json(metrics_out, result)
         log.info("training: %s", json.dumps(result))
         run.log_metrics({k: v for k, v in result.items() if k != "rope"})
