@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pandas as pd
@@ -81,6 +82,17 @@ def test_the_replication_dag_is_complete():
                  "raft_evaluate", "raft_report"):
         assert rule in out
     assert "raft_build_model" not in out  # a hub model is not built
+
+
+def test_the_smollm2_rows_train_raft_and_dsf_and_evaluate_four_rows(tmp_path):
+    result = snakemake(tmp_path, "-n", "raft", overrides="experiment=raft_smollm2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    counts = dict(re.findall(r"^(raft_finetune|raft_evaluate|convert_gguf)\s+(\d+)$", out, re.MULTILINE))
+    assert counts == {"convert_gguf": "1", "raft_finetune": "2", "raft_evaluate": "4"}
+    assert "closed_book.jsonl" in out and "-dsf-" in out and "raft_build_model" not in out
+    for row in ("base_closed", "base", "dsf", "finetuned"):
+        assert f"raft_eval_key={row}-" in out
 
 
 def test_the_data_half_is_byte_identical_across_runs(tmp_path):

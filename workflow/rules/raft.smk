@@ -1,6 +1,6 @@
 # RAFT track (`snakemake raft`): evaluation questions -> documents without their paragraphs -> chunks -> questions +
-# checked CoT answers -> examples with oracle and distractors -> fine-tune the experiment's model -> HotpotQA EM/F1
-# of each raft.eval.models -> RAFT report.
+# checked CoT answers -> examples with oracle and distractors -> fine-tune the experiment's model (RAFT; and DSF on
+# the same examples without documents) -> HotpotQA EM/F1 of each raft.eval.models -> RAFT report.
 
 
 include: "raft_common.smk"
@@ -8,6 +8,7 @@ include: "raft_common.smk"
 
 wildcard_constraints:
     raft_eval_key="|".join(re.escape(key) for key in RP.eval_keys),
+    raft_train="|".join(re.escape(name) for name in RAFT_TRAIN_DATA),
 
 
 rule raft_eval_data:
@@ -103,6 +104,7 @@ rule raft_assemble:
         examples=RP.examples_dir / "raft.jsonl",
         chat=RAFT_CHAT,
         completion=RP.examples_dir / "completion.jsonl",
+        closed_book=RAFT_CLOSED_CHAT,
         dataset=directory(RP.examples_dir / "dataset"),
     input:
         chunks=RAFT_CHUNKS,
@@ -119,15 +121,15 @@ rule raft_assemble:
         "../scripts/raft_assemble.py"
 
 
-rule raft_finetune:
+rule raft_finetune:  # RAFT (RP.train_dir) or DSF (RP.dsf_train_dir): the same step, config and model
     output:
-        adapter=directory(RAFT_ADAPTER),
-        metrics=RP.train_dir / "metrics.json",
+        adapter=directory(RP.root / "train" / "{raft_train}" / "adapter"),
+        metrics=RP.root / "train" / "{raft_train}" / "metrics.json",
     input:
-        train=RAFT_CHAT,
+        train=lambda wc: RAFT_TRAIN_DATA[wc.raft_train],
         model=RAFT_MODEL,
     params:
-        checkpoints=RP.train_dir / "checkpoints",
+        checkpoints=lambda wc: RP.root / "train" / wc.raft_train / "checkpoints",
         gpu_hour_usd=CFG["train"].get("gpu_hour_usd", 0.0),
     threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
     resources:
@@ -135,9 +137,9 @@ rule raft_finetune:
     conda:
         GPU_ENV if CFG["lora"]["method"] == "qlora" else ENV
     log:
-        LOGS / f"raft-train-{RP.k_train}.log",
+        LOGS / "raft-train-{raft_train}.log",
     benchmark:
-        BENCH / f"raft-train-{RP.k_train}.tsv"
+        BENCH / "raft-train-{raft_train}.tsv"
     script:
         "../scripts/raft_train.py"
 

@@ -13,7 +13,11 @@ RAFT_CHUNKS = RP.chunks_dir / "chunks.jsonl"
 RAFT_GENERATED = RP.generated_dir / "generated.jsonl"
 RAFT_GEN_STATS = RP.generated_dir / "stats.json"
 RAFT_CHAT = RP.examples_dir / "chat.jsonl"
+RAFT_CLOSED_CHAT = RP.examples_dir / "closed_book.jsonl"  # the same examples without documents (DSF)
 RAFT_ADAPTER = RP.train_dir / "adapter"
+RAFT_DSF_ADAPTER = RP.dsf_train_dir / "adapter"
+# What each fine-tune trains on, by its training directory's name: RAFT (with documents) and DSF (without)
+RAFT_TRAIN_DATA = {RP.train_dir.name: RAFT_CHAT, RP.dsf_train_dir.name: RAFT_CLOSED_CHAT}
 RAFT_QUESTIONS = RP.eval_data_dir / "questions.jsonl"
 RAFT_EVAL_PARAGRAPHS = RP.eval_data_dir / "paragraphs.jsonl"
 RAFT_SCORES = [RP.eval_dir(key) / "scores.csv" for key in RP.eval_keys]
@@ -32,12 +36,12 @@ def raft_source_file(path):
 def raft_eval_inputs(wildcards):
     name = RP.eval_keys[wildcards.raft_eval_key]
     inputs = {"questions": RAFT_QUESTIONS}
-    if name in ("base", "finetuned") and RAFT_MODEL:
+    if name in ("base", "finetuned", "base_closed", "dsf") and RAFT_MODEL:
         inputs["model"] = RAFT_MODEL
     elif model_config(CFG, name).get("gguf"):  # another packaged GGUF model
         inputs["model"] = converted_dir(R, model_config(CFG, name)["gguf"])
-    if name == "finetuned":
-        inputs["adapter"] = RAFT_ADAPTER
+    if name in ("finetuned", "dsf"):
+        inputs["adapter"] = RAFT_ADAPTER if name == "finetuned" else RAFT_DSF_ADAPTER
     return inputs
 
 

@@ -1,5 +1,6 @@
 """RAFT examples: each generated (question, answer) with its oracle chunk and k distractor chunks, in gorilla's
-columns, exported as chat JSONL, completion JSONL (gorilla's ``prompt``/``completion``) and a ``datasets`` dataset.
+columns, exported as chat JSONL, completion JSONL (gorilla's ``prompt``/``completion``) and a ``datasets`` dataset;
+and the same questions and answers without documents (closed-book chat JSONL), what the DSF row is fine-tuned on.
 
 Distractors are unique and never the oracle: drawn at random (as RAFT does) or, with ``negatives: bm25``, the chunks
 most similar to the question by BM25 (bm25s) that do not contain the gold answer. The oracle is kept with probability
@@ -117,6 +118,12 @@ def assemble(generated: list[dict[str, Any]], chunks: list[dict[str, Any]], *, k
 def chat_record(example: dict[str, Any]) -> dict[str, Any]:
     """Chat form for the training step: the instruction as the user turn, the CoT answer as the assistant's."""
     return {"id": example["id"], "messages": [{"role": "user", "content": example["instruction"]},
+                                              {"role": "assistant", "content": example["cot_answer"]}]}
+
+
+def closed_book_record(example: dict[str, Any]) -> dict[str, Any]:
+    """Chat form for domain-specific fine-tuning (DSF): the question alone as the user turn, the same CoT answer."""
+    return {"id": example["id"], "messages": [{"role": "user", "content": instruction([], example["question"])},
                                               {"role": "assistant", "content": example["cot_answer"]}]}
 
 

@@ -1,5 +1,6 @@
 """RAFT evaluation on HotpotQA: each question with its paragraphs as the documents, in the training instruction
 format; the prediction is the text after the last ``<ANSWER>:``; EM/F1 as the official script computes them.
+The closed-book rows of the RAFT paper's table (``CLOSED_BOOK``) are asked the question alone, without documents.
 
 ``scores.csv`` (one row per model): ``model, n, em, f1, f1_ci_low, f1_ci_high, missing_answer_tag, truncated``,
 fractions in [0, 1]; the per-question predictions file holds the generated text, the extracted prediction, the
@@ -16,7 +17,7 @@ from needlework.raft.checker import quotes
 from needlework.raft.documents import read_hotpotqa
 from needlework.raft.generate import seeded_rng
 from needlework.raft.metric import exact_match, extract_prediction, f1_score, bootstrap_ci
-from needlework.raft.prompts import instruction
+from needlework.raft.prompts import CLOSED_BOOK, instruction
 
 SCORE_COLUMNS = ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high", "missing_answer_tag", "truncated"]
 
@@ -39,6 +40,14 @@ def eval_questions(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"id": record["_id"], "question": record["question"], "answer": record["answer"],
                     "messages": [{"role": "user", "content": instruction(docs, record["question"])}]})
     return sorted(out, key=lambda q: q["id"])
+
+
+def as_asked(question: dict[str, Any], model_name: str) -> dict[str, Any]:
+    """The question as ``model_name`` is asked it: with its documents, or for a closed-book row the question alone
+    (the training instruction with no documents)."""
+    if model_name not in CLOSED_BOOK:
+        return question
+    return dict(question, messages=[{"role": "user", "content": instruction([], question["question"])}])
 
 
 def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:

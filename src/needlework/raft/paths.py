@@ -2,7 +2,8 @@
 
 Each key hashes the step's own config with its upstream keys, so changing ``oracle_p`` or ``distractors`` reruns
 assembly (and what follows) only, and changing the teacher reruns generation but never re-reads the documents.
-The documents exclude the evaluation questions' paragraphs, so their key holds the evaluation data's.
+The documents exclude the evaluation questions' paragraphs, so their key holds the evaluation data's. The DSF
+fine-tune (same examples without documents, same train/lora config) has its own training directory and key.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from needlework.config import ConfigError, fingerprint, model_config
 from needlework.paths import converted_dir, semantic, weights_identity
-from needlework.raft.prompts import prompts
+from needlework.raft.prompts import CLOSED_BOOK, prompts
 
 _TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd",)
 _ASSEMBLY_KEYS_NOT_IN_HASH = ("workers",)
@@ -47,6 +48,7 @@ class RaftPaths:
         self.k_examples = fingerprint(self.k_gen, assembly, seed)
         train = {k: v for k, v in cfg["train"].items() if k not in _TRAIN_KEYS_NOT_IN_HASH}
         self.k_train = fingerprint(self.k_examples, self.k_model, cfg["lora"], train, seed)
+        self.k_dsf = fingerprint(self.k_train, "closed_book")  # the same training on the examples without documents
 
         name, lora = model["name"], cfg["lora"]
         adapter = "full" if lora["method"] == "full" else f"{lora['method']}{lora['r']}"
@@ -58,6 +60,7 @@ class RaftPaths:
         self.generated_dir = self.root / "generated" / f"{generator['kind']}-{self.k_gen}"
         self.examples_dir = self.root / "examples" / f"{raft['assembly']['negatives']}-{self.k_examples}"
         self.train_dir = self.root / "train" / f"{name}-{adapter}-{self.k_train}"
+        self.dsf_train_dir = self.root / "train" / f"{name}-{adapter}-dsf-{self.k_dsf}"
         self.eval_data_dir = self.root / "eval_data" / f"hotpotqa-{self.k_eval_data}"
         self.eval_keys = {self.eval_key(m): m for m in ev["models"]}
         self.report_dir = self.root / "report" / f"{cfg['name']}-{fingerprint(sorted(self.eval_keys), self.k_gen)}"
@@ -69,9 +72,12 @@ class RaftPaths:
     def eval_key(self, model_name: str) -> str:
         """Readable name + hash of what a model's RAFT predictions depend on."""
         mcfg = semantic(model_config(self.cfg, model_name))
-        upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
+        upstream = {"finetuned": self.k_train, "dsf": self.k_dsf, "base": self.k_model,
+                    "base_closed": self.k_model}.get(model_name)
         ev = self.cfg["raft"]["eval"]
-        return f"{model_name}-{fingerprint(self.k_eval_data, mcfg, upstream, ev['max_new_tokens'], ev['stop'])}"
+        closed = ["closed_book"] if model_name in CLOSED_BOOK else []  # asked without documents
+        return (f"{model_name}-"
+                f"{fingerprint(self.k_eval_data, mcfg, upstream, ev['max_new_tokens'], ev['stop'], *closed)}")
 
     def eval_dir(self, key: str) -> Path:
         return self.root / "evaluate" / key

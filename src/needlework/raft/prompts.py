@@ -7,6 +7,10 @@ from typing import Any
 
 import yaml
 
+# Rows asked without documents: the experiment's model zero-shot, and its domain-specific fine-tune (DSF: trained on
+# the same questions and answers with no documents in the prompt).
+CLOSED_BOOK = ("base_closed", "dsf")
+
 
 @lru_cache(maxsize=1)
 def prompts() -> dict[str, Any]:
@@ -27,5 +31,6 @@ def answer_messages(question: str, chunk: str) -> list[dict[str, str]]:
 
 
 def instruction(documents: list[str], question: str) -> str:
-    """gorilla's training/evaluation instruction: every document in ``<DOCUMENT>`` tags, then the question."""
+    """gorilla's training/evaluation instruction: every document in ``<DOCUMENT>`` tags, then the question (the
+    question alone without documents: the closed-book form)."""
     return "".join(prompts()["document"].format(document=doc) for doc in documents) + question

@@ -135,12 +135,12 @@ def _client_factory(cfg: dict[str, Any], cache: str | None):
 
 
 def assemble(cfg: dict[str, Any], chunks_jsonl: str, generated_jsonl: str, out: dict[str, str]) -> None:
-    """Examples with oracle + distractors; exports raft.jsonl (gorilla columns), chat.jsonl, completion.jsonl and a
-    ``datasets`` dataset directory."""
+    """Examples with oracle + distractors; exports raft.jsonl (gorilla columns), chat.jsonl, completion.jsonl, a
+    ``datasets`` dataset directory, and closed_book.jsonl (the same questions and answers without documents)."""
     from datasets import Dataset
 
     from needlework.io import atomic_path
-    from needlework.raft.assemble import assemble as build, chat_record, completion_record
+    from needlework.raft.assemble import assemble as build, chat_record, closed_book_record, completion_record
 
     acfg = cfg["raft"]["assembly"]
     key = Path(out["examples"]).parent.name
@@ -151,6 +151,7 @@ def assemble(cfg: dict[str, Any], chunks_jsonl: str, generated_jsonl: str, out: 
         write_jsonl(out["examples"], examples)
         write_jsonl(out["chat"], map(chat_record, examples))
         write_jsonl(out["completion"], map(completion_record, examples))
+        write_jsonl(out["closed_book"], map(closed_book_record, examples))
         with atomic_path(out["dataset"]) as tmp:
             Dataset.from_list(examples).save_to_disk(str(tmp))
         share = sum(e["oracle_present"] for e in examples) / len(examples)

@@ -81,12 +81,13 @@ def _generate(cfg: dict[str, Any], mcfg: dict[str, Any], questions: list[dict[st
 
 def evaluate(cfg: dict[str, Any], model_name: str, questions_jsonl: str, model_dir: str | None,
              adapter_dir: str | None, out_predictions: str, out_scores: str, threads: int = 1) -> None:
-    """One model answers every question; per-question predictions and its ``scores.csv`` row."""
+    """One model answers every question (a closed-book row without its documents); per-question predictions and its
+    ``scores.csv`` row."""
     from needlework.io import atomic_open
-    from needlework.raft.evaluate import prediction_row, score_table
+    from needlework.raft.evaluate import as_asked, prediction_row, score_table
 
     mcfg = model_config(cfg, model_name)
-    questions = list(read_jsonl(questions_jsonl))
+    questions = [as_asked(q, model_name) for q in read_jsonl(questions_jsonl)]
     key = Path(out_scores).parent.name
     params = {"model": mcfg, "raft.eval": cfg["raft"]["eval"]}
     with tracking.stage_run(cfg, "raft_evaluate", key, params) as run, timer() as t:
