@@ -17,8 +17,8 @@ STEM = FIXTURE.stem
 # The README's overrides for the published training file, pointed at the fixture.
 README_OVERRIDES = ("data=jsonl data.path={path} data.text_field=bio data.label_field=json data.anonymize=false "
                     "labeler=field")
-SMALL = ("needles.n_train=40 needles.n_eval=3 needles.max_words=80 context.lengths=[256,384] context.depths=[0,100] "
-         "context.needles_per_cell=1 context.train_lengths=[512] context.train_examples=8")
+SMALL = ("experiment=tiny_base needles.n_train=40 needles.n_eval=3 needles.max_words=80 context.lengths=[256,384] "
+         "context.depths=[0,100] context.needles_per_cell=1 context.train_lengths=[512] context.train_examples=8")
 
 
 def test_invalid_labels_are_dropped_and_listed_duplicates_merged():

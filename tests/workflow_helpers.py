@@ -9,9 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
-# A small but complete experiment: every stage runs, in about a minute on 2 cores.
+# A small but complete experiment on the tiny test fixture (the shipped tiny base, not the default's SmolLM2):
+# every stage runs, in about a minute on 2 cores.
 SMALL = (
-    "data.n=300 needles.n_train=40 needles.n_eval=3 needles.max_words=80 "
+    "experiment=tiny_base data.n=300 needles.n_train=40 needles.n_eval=3 needles.max_words=80 "
     "context.lengths=[256,384] context.depths=[0,100] context.needles_per_cell=1 "
     "context.train_lengths=[512] context.train_examples=24 train.max_steps=6 train.save_steps=3 "
     "train.logging_steps=2 eval.max_new_tokens=16"

