@@ -1,5 +1,6 @@
 """The README's measured table comes from a report's summary.json (needlework.report.readme_table)."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,9 @@ def test_write_replaces_only_the_marked_block(tmp_path):
 def test_the_readme_has_the_generated_block():
     text = (ROOT / "README.md").read_text()
     assert text.count(START) == 1 and text.count(END) == 1
+
+
+def test_every_file_the_readme_links_to_is_in_the_repository():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links and all((ROOT / link).exists() for link in links), [l for l in links if not (ROOT / l).exists()]

@@ -39,7 +39,7 @@ def smollm2(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("smollm2") / "model"
     convert(GGUF, out)
     torch.set_num_threads(2)
-    return {"name": "base", "backend": "hf", "path": str(out), "native_context": 8192, "dtype": "float32",
+    return {"name": "base", "backend": "hf", "path": str(out), "native_context": 8192, "dtype": "bfloat16",
             "attn_implementation": "sdpa", "chat_template": None}
 
 
@@ -94,14 +94,14 @@ def test_adapter_changes_answers_to_parsed_json_and_carries_its_rope_scaling(smo
 
     tuned = load_model(model_cfg, adapter_dir=adapter)
     assert tuned.config.rope_parameters["factor"] == stored["factor"]
-    scaled = make_backend({"eval": {"batch_size": 4, "max_new_tokens": 48}}, dict(model_cfg,
+    scaled = make_backend({"eval": {"batch_size": 4, "max_new_tokens": 96}}, dict(model_cfg,
                           rope_scaling=FROM_FINETUNE), None, None, "unused", rope_from=str(adapter))
     assert scaled.model.config.rope_parameters["factor"] == stored["factor"]
 
     tokenizer = load_tokenizer(model_cfg)
     requests = [{"id": r["id"], "messages": r["messages"][:2]} for r in records(4, seed=2)]
-    base = HFBackend(load_model(model_cfg), tokenizer, batch_size=4, max_new_tokens=48)
-    tuned_backend = HFBackend(tuned, tokenizer, batch_size=4, max_new_tokens=48)
+    base = HFBackend(load_model(model_cfg), tokenizer, batch_size=4, max_new_tokens=96)
+    tuned_backend = HFBackend(tuned, tokenizer, batch_size=4, max_new_tokens=96)
     base_answers = {a["id"]: a["answer"] for a in base.generate(requests)}
     tuned_answers = {a["id"]: a["answer"] for a in tuned_backend.generate(requests)}
     assert base_answers != tuned_answers
