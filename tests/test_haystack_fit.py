@@ -117,3 +117,18 @@ def test_depth_drops_never_count_toward_the_share():
     built = Built([{"id": "a"}])
     built.dropped.append({"id": "b", "reason": DEPTH, "detail": "x"})
     built.check(0.0, "audit")
+
+
+
+def test_a_stop_writes_the_audit_it_names(tmp_path):
+    """Above context.max_drop_share the build stops, but first writes every dropped row to the file the message
+    names (the haystack step puts it beside its output directory, which Snakemake deletes on failure)."""
+    from needlework.haystack import FIT, Built
+
+    built = Built()
+    built.dropped.append({"id": "train-512-00000", "needle_id": "n0", "context_length": 512, "depth": 50.0,
+                          "reason": FIT, "detail": "lengths tried: 530, 529"})
+    stop_audit = tmp_path / "train-x.dropped-at-stop.jsonl"
+    with pytest.raises(InputError, match="train-x.dropped-at-stop.jsonl"):
+        built.check(0.0, str(stop_audit))
+    assert [r["id"] for r in read_jsonl(stop_audit)] == ["train-512-00000"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from needlework.io import InputError
+from needlework.io import InputError, write_jsonl
 from needlework.labels.schema import Label
 from needlework.progress import progress
 
@@ -72,12 +72,14 @@ class Built(list):
 
     def check(self, max_share: float, audit: str) -> None:
         """Raise :class:`InputError` naming ``context.max_drop_share`` when the records dropped because they
-        could not be fitted exceed ``max_share`` of the records asked for. Depth drops are a property of the grid
-        at short lengths, not of the data: they are listed, never counted here."""
+        could not be fitted exceed ``max_share`` of the records asked for, after writing every dropped row to
+        ``audit`` (a file outside the step's outputs, which a failed step loses). Depth drops are a property of the
+        grid at short lengths, not of the data: they are listed, never counted here."""
         unfit = [row for row in self.dropped if row["reason"] == FIT]
         asked = len(self) + len(self.dropped)
         if asked and len(unfit) / asked > max_share:
             shown = "; ".join(f"{row['id']}: {row['detail']}" for row in unfit[:5])
+            write_jsonl(audit, self.dropped)
             raise InputError(
                 f"{len(unfit)} of {asked} haystacks could not be fitted to their length ({len(unfit) / asked:.1%}, "
                 f"above config key context.max_drop_share={max_share}), listed in {audit}: {shown}")

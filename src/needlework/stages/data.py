@@ -123,6 +123,7 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
               tokenizer_dir: str | None, out_dir: str) -> dict[str, Any]:
     """Token-exact haystacks for the experiment model's tokenizer: the training set or the evaluation grid."""
     from needlework import haystack, haystack_export
+    from needlework.corpus.rejects import summarize
     from needlework.models import load_tokenizer
 
     tokenizer = load_tokenizer(dict(cfg["model"], path=tokenizer_dir or cfg["model"]["path"]))
@@ -153,10 +154,12 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
                                             ctx["needles_per_cell"], seed)
             stats = haystack_export.export_split(built, split, out_dir, built.dropped)
         log.info("haystacks %s: %d records in %.1fs: %s", split, len(built), t["seconds"], stats)
-        for row in built.dropped:
-            log.info("haystacks %s: dropped %s", split, row)
+        for line in summarize([{**row, "where": row["id"]} for row in built.dropped]):  # all rows: the audit
+            log.info("haystacks %s: dropped %s", split, line)
         run.log_metrics({**stats, "seconds": t["seconds"]})
         for name in ("stats.png", "stats.json", haystack_export.AUDIT):
             run.log_artifact(Path(out_dir) / name)
-        built.check(ctx["max_drop_share"], str(Path(out_dir) / haystack_export.AUDIT))
+        # above context.max_drop_share the audit goes beside the output directory (a failed step loses that)
+        stop_audit = Path(out_dir).with_name(f"{Path(out_dir).name}.dropped-at-stop.jsonl")
+        built.check(ctx["max_drop_share"], str(stop_audit))
     return stats
