@@ -50,11 +50,11 @@ def test_an_api_model_scores_exactly_the_expected_em_and_f1(tmp_path, cfg):
         assert all(r["stop"] == ["<DOCUMENT>", "</DOCUMENT>"] for r in server.requests)
         row = pd.read_csv(scores).iloc[0]
         assert list(pd.read_csv(scores).columns) == ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high",
-                                                     "missing_answer_tag", "truncated"]
+                                                     "missing_answer_tag", "truncated", "em_ci_low", "em_ci_high"]
         assert (row["model"], row["n"]) == ("api", 20)
         assert row["em"] == row["f1"] == 0.75
         assert row["missing_answer_tag"] == row["truncated"] == 0.25
-        assert row["f1_ci_low"] < 0.75 < row["f1_ci_high"]
+        assert row["f1_ci_low"] < 0.75 < row["f1_ci_high"] and row["em_ci_low"] < 0.75 < row["em_ci_high"]
         rows = list(read_jsonl(preds))
         assert [r["id"] for r in rows] == sorted(GOLD[q][0] for q in GOLD)
         raft_eval.evaluate(config, "api", str(questions), None, None, str(preds), str(scores))

@@ -28,9 +28,9 @@ def test_raft_default_reports_em_and_f1_for_base_and_finetuned(raft_run):
     [report] = (results / "report").glob("raft_default-*")
     scores = pd.read_csv(report / "scores.csv")
     assert list(scores.columns) == ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high", "missing_answer_tag",
-                                    "truncated"]
+                                    "truncated", "em_ci_low", "em_ci_high"]
     assert sorted(scores["model"]) == ["base", "finetuned"] and set(scores["n"]) == {4}
-    assert scores[["em", "f1", "missing_answer_tag", "truncated"]].stack().between(0, 1).all()
+    assert scores[["em", "f1", "missing_answer_tag", "truncated", "em_ci_low", "em_ci_high"]].stack().between(0, 1).all()
     html = (report / "index.html").read_text()
     assert "finetuned" in html and "quoted evidence" in html
     [audit] = (results / "documents").glob("*/audit.json")

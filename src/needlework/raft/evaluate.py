@@ -2,8 +2,8 @@
 format; the prediction is the text after the last ``<ANSWER>:``; EM/F1 as the official script computes them.
 The closed-book rows of the RAFT paper's table (``CLOSED_BOOK``) are asked the question alone, without documents.
 
-``scores.csv`` (one row per model): ``model, n, em, f1, f1_ci_low, f1_ci_high, missing_answer_tag, truncated``,
-fractions in [0, 1]; the per-question predictions file holds the generated text, the extracted prediction, the
+``scores.csv`` (one row per model): ``model, n, em, f1, f1_ci_low, f1_ci_high, missing_answer_tag, truncated,
+em_ci_low, em_ci_high`` (95% bootstrap intervals over questions), fractions in [0, 1]; the per-question predictions file holds the generated text, the extracted prediction, the
 gold answer, EM, F1, and the quoted evidence.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from needlework.raft.generate import seeded_rng
 from needlework.raft.metric import exact_match, extract_prediction, f1_score, bootstrap_ci
 from needlework.raft.prompts import CLOSED_BOOK, instruction
 
-SCORE_COLUMNS = ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high", "missing_answer_tag", "truncated"]
+SCORE_COLUMNS = ["model", "n", "em", "f1", "f1_ci_low", "f1_ci_high", "missing_answer_tag", "truncated", "em_ci_low",
+                 "em_ci_high"]
 
 
 def eval_records(path: str, limit: int | None, seed: int) -> list[dict[str, Any]]:
@@ -70,11 +71,13 @@ def score_table(model: str, rows: list[dict[str, Any]], n_questions: int, seed: 
                 n_boot: int = 2000) -> pd.DataFrame:
     """One ``scores.csv`` row. A question without a row scores 0 (the official script's rule)."""
     f1s = [r["f1"] for r in rows] + [0.0] * (n_questions - len(rows))
+    ems = [r["em"] for r in rows] + [0.0] * (n_questions - len(rows))
     low, high = bootstrap_ci(f1s, seed=seed, n_boot=n_boot)
+    em_low, em_high = bootstrap_ci(ems, seed=seed, n_boot=n_boot)
     n = max(n_questions, 1)
     return pd.DataFrame([{
         "model": model, "n": n_questions, "em": sum(r["em"] for r in rows) / n, "f1": sum(f1s) / n,
         "f1_ci_low": low, "f1_ci_high": high,
         "missing_answer_tag": sum(r["missing_answer_tag"] for r in rows) / n,
-        "truncated": sum(r["truncated"] for r in rows) / n,
+        "truncated": sum(r["truncated"] for r in rows) / n, "em_ci_low": em_low, "em_ci_high": em_high,
     }], columns=SCORE_COLUMNS)

@@ -90,8 +90,9 @@ def evaluate(cfg: dict[str, Any], model_name: str, questions_jsonl: str, model_d
     questions = [as_asked(q, model_name) for q in read_jsonl(questions_jsonl)]
     key = Path(out_scores).parent.name
     params = {"model": mcfg, "raft.eval": cfg["raft"]["eval"]}
-    with tracking.stage_run(cfg, "raft_evaluate", key, params) as run, timer() as t:
-        answers = _generate(cfg, mcfg, questions, model_dir, adapter_dir, threads)
+    with tracking.stage_run(cfg, "raft_evaluate", key, params) as run:
+        with timer() as t:  # the answers' time (read below, once the block has set it)
+            answers = _generate(cfg, mcfg, questions, model_dir, adapter_dir, threads)
         rows = sorted((dict(prediction_row(q, text, cut), input_tokens=i, output_tokens=o)
                        for q, text, cut, i, o in answers), key=lambda r: r["id"])
         write_jsonl(out_predictions, rows)
