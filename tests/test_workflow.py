@@ -32,7 +32,7 @@ def small_run(tmp_path_factory):
 @pytest.mark.slow
 def test_whole_chain_to_the_report(small_run):
     results = small_run / "results"
-    html = (results / "report" / "default" / "index.html").read_text()
+    html = (results / "report" / "tiny_base" / "index.html").read_text()
     assert "majority" in html.lower() and "base" in html and "finetuned" in html
     for model in ("base", "finetuned"):
         cells = pd.read_csv(_only(results / "evaluate", f"{model}-*/cells.csv"))
@@ -40,7 +40,7 @@ def test_whole_chain_to_the_report(small_run):
         assert {"acc_nationality", "acc_date_of_birth", "acc_politician"} <= set(cells.columns)
         assert len(cells) == 4 and cells["n"].tolist() == [1, 1, 1, 1]  # 2 lengths x 2 depths x 1 needle
         assert cells["accuracy"].between(0, 1).all()
-    figures = list((results / "report" / "default" / "figures").glob("*.png"))
+    figures = list((results / "report" / "tiny_base" / "figures").glob("*.png"))
     assert len(figures) >= 4  # accuracy vs length, per field, one heatmap per model
     assert (_only(results / "train", "tiny_base-lora8-*") / "adapter" / "adapter_config.json").exists()
 

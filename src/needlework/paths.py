@@ -113,7 +113,7 @@ class Paths:
                  cfg["lora"])
         key = fingerprint([self.eval_key(m) for m in models], [model_config(cfg, m) for m in models],
                           self.k_eval_hay, self.k_labels, self.k_train if "finetuned" in models else None,
-                          cfg["train"]["gpu_hour_usd"], notes)
+                          cfg["train"]["gpu_hour_usd"], cfg["eval"]["effective_margin"], notes)
         return self.root / "report" / f"{cfg['name']}-{key}"
 
     @property
@@ -135,16 +135,21 @@ class Paths:
         """Readable name + hash of what an evaluated model's answers depend on (not how they are scored): names
         its answer cache, so a change of eval.scoring rescores without asking the model again."""
         mcfg = semantic(model_config(self.cfg, model_name))
-        scaled_by_finetune = mcfg.get("rope_scaling") == "from_finetune"  # its RoPE factor is the fine-tune's
-        upstream = (self.k_train if model_name == "finetuned" or scaled_by_finetune
-                    else self.k_model if model_name == "base" else None)
+        upstream = self.k_train if model_name == "finetuned" else self.k_model if model_name == "base" else None
+        if mcfg.get("rope_scaling") == "from_finetune":  # its RoPE factor is the fine-tune's: what chooses it
+            upstream = fingerprint(self.k_train_hay, self.cfg["train"]["rope_type"],
+                                   self.cfg["train"]["max_answer_tokens"])
         local = self.cfg["eval"]["max_new_tokens"] if mcfg["backend"] == "hf" else None
         weights = weights_identity(mcfg) if mcfg["backend"] == "hf" else None
         return f"{model_name}-{fingerprint(self.k_eval_hay, mcfg, upstream, local, *[weights] * bool(weights))}"
 
     def eval_key(self, model_name: str) -> str:
-        """Readable name + hash of what an evaluated model's scores depend on: its answers and eval.scoring."""
-        return f"{model_name}-{fingerprint(self.prediction_key(model_name), self.cfg['eval']['scoring'])}"
+        """Readable name + hash of what an evaluated model's scores depend on: its answers and eval.scoring. A base
+        scaled like its fine-tune also names that fine-tune (an input of its step), so sweep combinations never
+        share its output, while its answers, cached by :meth:`prediction_key`, are reused across them."""
+        scaled = model_config(self.cfg, model_name).get("rope_scaling") == "from_finetune"
+        extra = [self.k_train] if scaled else []
+        return f"{model_name}-{fingerprint(self.prediction_key(model_name), self.cfg['eval']['scoring'], *extra)}"
 
     def llm_cache(self, what: str, endpoint: dict[str, Any]) -> Path:
         """One content-addressed response cache per endpoint and model, shared by every key and experiment: a

@@ -27,17 +27,26 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
 
         return OpenAIBackend(mcfg, Paths(cfg).llm_cache("llm", mcfg))
     from needlework.evaluate.hf_backend import HFBackend
-    from needlework.models import FROM_FINETUNE, load_model, load_tokenizer, trained_rope
+    from needlework.models import load_model, load_tokenizer
 
-    local = dict(mcfg, path=str(Path(model_dir).resolve()) if model_dir else mcfg["path"])
-    if mcfg.get("rope_scaling") == FROM_FINETUNE and rope_from:
-        local["rope_scaling"] = trained_rope(Path(rope_from))
-        log.info("%s: RoPE scaling of the fine-tune %s: %s", mcfg["name"], rope_from, local["rope_scaling"])
+    local = dict(resolved_rope(mcfg, rope_from), path=str(Path(model_dir).resolve()) if model_dir else mcfg["path"])
     model = load_model(local, adapter_dir=adapter_dir)
     tokenizer = load_tokenizer(local)
     return HFBackend(model, tokenizer, batch_size=cfg["eval"]["batch_size"],
                      max_new_tokens=cfg["eval"]["max_new_tokens"],
                      schema_in_prompt=bool(mcfg.get("schema_in_prompt")))
+
+
+def resolved_rope(mcfg: dict[str, Any], rope_from: str | None) -> dict[str, Any]:
+    """``mcfg`` with a ``rope_scaling: from_finetune`` replaced by the scaling the fine-tune in ``rope_from`` was
+    trained with (other configs unchanged)."""
+    from needlework.models import FROM_FINETUNE, trained_rope
+
+    if mcfg.get("rope_scaling") != FROM_FINETUNE or not rope_from:
+        return mcfg
+    rope = trained_rope(Path(rope_from))
+    log.info("%s: the RoPE scaling of the fine-tune %s: %s", mcfg.get("name"), rope_from, rope)
+    return dict(mcfg, rope_scaling=rope)
 
 
 def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None) -> str:
@@ -72,7 +81,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
         with timer() as t:
             backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache, rope_from)
             predictions = run_predictions(backend, records, Path(out_predictions), Path(cache),
-                                          model_identity(mcfg, model_dir, adapter_dir or rope_from))
+                                          model_identity(resolved_rope(mcfg, rope_from), model_dir, adapter_dir))
         failed = [p for p in predictions if p.get("error")]
         if failed:  # an error is not an answer: fail the step; a rerun re-asks only these (the rest is cached)
             Path(out_predictions).unlink()
