@@ -31,7 +31,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 # The experiment's own model under evaluation names: base, its fine-tune, and the RAFT rows base_closed (asked
 # without documents) and dsf (its closed-book fine-tune, needlework.raft.prompts.CLOSED_BOOK).
 RESERVED_MODELS = ("base", "finetuned", "base_closed", "dsf")
-# What an `openai` model file may leave out (DESIGN.md: base_url, model and api_key_env are all a user writes).
+# What an `openai` model file may leave out (base_url, model and api_key_env are all a user writes).
 OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
     "api_key_env": None, "json_mode": "object", "max_concurrency": 8, "temperature": 0.0, "max_tokens": 256,
     "max_retries": 6, "timeout_s": 120.0, "price_input_per_1m": 0.0, "price_output_per_1m": 0.0, "tokenizer": None,

@@ -1,4 +1,4 @@
-"""Process environment every job of the workflow gets (STACK.md: without these, an accidental hub lookup
+"""Process environment every job of the workflow gets (without these, an accidental hub lookup
 retries for 20-50 s before failing)."""
 from __future__ import annotations
 

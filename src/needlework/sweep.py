@@ -4,7 +4,7 @@ Each combination is one Snakemake run of the same workflow in the same working d
 its overrides passed as `--config overrides=...`. Combinations run one after another (Hydra's basic launcher):
 outputs they share (same result key: corpus, needles, labels, haystacks, base model) are built by the first and
 reused by the others, each combination's own outputs (training, evaluation, report) have their own keys, and no
-two Snakemake instances fight over the directory lock (parallel ones delete each other's locks, STACK.md §8).
+two Snakemake instances fight over the directory lock (parallel ones delete each other's locks).
 A job returns the objective, the mean accuracy of `finetuned` (of the first evaluated model if `finetuned` is not
 evaluated), so optimising sweepers work:
     python -m needlework.sweep -m hydra/sweeper=optuna hydra.sweeper.direction=maximize 'lora.r=choice(4,8,16)'

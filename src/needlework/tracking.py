@@ -40,7 +40,7 @@ def tracking_uri(cfg: dict[str, Any]) -> str | None:
 
 def init(cfg: dict[str, Any]) -> None:
     """Create the tracking DB, the experiment and the parent run once, before parallel jobs (concurrent first
-    writers corrupt a fresh SQLite DB, STACK.md §4)."""
+    writers corrupt a fresh SQLite DB)."""
     uri = tracking_uri(cfg)
     if uri is None:
         return

@@ -114,7 +114,7 @@ def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl:
 
 def accelerate_command(n_proc: int) -> list[str]:
     """`accelerate launch` with `n_proc` ranks on this machine. `--multi_gpu` also on a CPU machine: there
-    `--cpu --num_processes N` silently runs one process, while this gives N gloo ranks (STACK.md §8). Each launch
+    `--cpu --num_processes N` silently runs one process, while this gives N gloo ranks. Each launch
     gets a free rendezvous port, so concurrent trainings do not collide."""
     import socket
 
