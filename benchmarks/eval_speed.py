@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import time
+import tempfile
 from pathlib import Path
 
 for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -45,7 +46,10 @@ WORDS = (
 
 # --- SmolLM2 and real haystacks (train_speed.py imports these) -------------------------------------------------
 
-def smollm2_config(model_dir: str | None = None, cache_dir: str = "/tmp/needlework-speed") -> dict:
+SCRATCH = os.path.join(tempfile.gettempdir(), "needlework-speed")  # where SmolLM2 is converted when needed
+
+
+def smollm2_config(model_dir: str | None = None, cache_dir: str = SCRATCH) -> dict:
     """SmolLM2's model config with ``path`` set to a converted directory: ``model_dir``, else the workflow's copy
     under results/models/ (used read only), else a conversion of the installed wheel into ``cache_dir``."""
     from needlework.gguf import convert
@@ -191,7 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["smollm2", "tiny"], default="smollm2")
     parser.add_argument("--model-dir", help="a converted SmolLM2 directory (default: results/models/ or convert)")
-    parser.add_argument("--cache-dir", default="/tmp/needlework-speed", help="where to convert when needed")
+    parser.add_argument("--cache-dir", default=SCRATCH, help="where to convert when needed")
     parser.add_argument("--lengths", type=int, nargs="+", default=[512, 1024], help="grid context lengths")
     parser.add_argument("--depths", type=float, nargs="+", default=[0, 33, 67, 100], help="grid depths")
     parser.add_argument("--per-cell", type=int, default=4, help="prompts per (length, depth)")
