@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
-import torch
 from faker import Faker
 
 from needlework.evaluate.hf_backend import HFBackend
@@ -38,7 +38,6 @@ def smollm2(tmp_path_factory) -> dict:
     """The experiment's model config, pointing at SmolLM2 converted from the wheel's GGUF."""
     out = tmp_path_factory.mktemp("smollm2") / "model"
     convert(GGUF, out)
-    torch.set_num_threads(2)
     return {"name": "base", "backend": "hf", "path": str(out), "native_context": 8192, "dtype": "bfloat16",
             "attn_implementation": "sdpa", "chat_template": None}
 
@@ -68,9 +67,9 @@ def records(n: int, seed: int) -> list[dict]:
 def test_conversion_is_the_pretrained_model(smollm2):
     """The converted directory is a plain (unquantized) Llama with its chat template, and it knows what a
     pretrained instruct model knows, answering the same as the GGUF-loaded model (checked at conversion)."""
-    converted = json.loads((__import__("pathlib").Path(smollm2["path"]) / "config.json").read_text())
+    converted = json.loads((Path(smollm2["path"]) / "config.json").read_text())
     assert converted["model_type"] == "llama" and "quantization_config" not in converted
-    record = json.loads((__import__("pathlib").Path(smollm2["path"]) / CONVERSION_FILE).read_text())
+    record = json.loads((Path(smollm2["path"]) / CONVERSION_FILE).read_text())
     assert record["parameters"] == 134_515_008 and len(record["sha256"]) == 64
     assert "Paris" in record["check"][0]["answer"]
     tokenizer = load_tokenizer(smollm2)
