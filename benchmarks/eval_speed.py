@@ -53,7 +53,7 @@ def smollm2_config(model_dir: str | None = None, cache_dir: str = SCRATCH) -> di
     """SmolLM2's model config with ``path`` set to a converted directory: ``model_dir``, else the workflow's copy
     under results/models/ (used read only), else a conversion of the installed wheel into ``cache_dir``."""
     from needlework.gguf import convert
-    from needlework.paths import converted_dir
+    from needlework.identity import converted_dir
 
     cfg = dict(yaml.safe_load(SMOLLM2.read_text()), name=SMOLLM2.stem)
     if model_dir is None:
@@ -83,7 +83,7 @@ def synthetic_needles(n_needles: int, n_pool: int = 3000, seed: int = 0) -> tupl
 
 def eval_grid(tokenizer, lengths: list[int], depths: list[float], per_cell: int, seed: int = 0) -> list[dict]:
     """Evaluation records (chat format) built by the project's haystack builder: lengths x depths x per_cell."""
-    from needlework.haystack import build_eval
+    from needlework.longctx.haystack import build_eval
 
     needles, pool = synthetic_needles(max(24, per_cell), seed=seed)
     return list(build_eval(needles, pool, tokenizer, lengths, depths, per_cell, seed))

@@ -24,7 +24,7 @@ for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZE
     os.environ.setdefault(key, value)
 
 from needlework.corpus.synthetic import generate  # noqa: E402
-from needlework.haystack import (MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, VERIFY_BATCH,  # noqa: E402
+from needlework.longctx.haystack import (MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, VERIFY_BATCH,  # noqa: E402
                                  build_eval, build_train)
 from needlework.tokenizer import train_tokenizer  # noqa: E402
 

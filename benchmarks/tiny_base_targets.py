@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from needlework.config import compose
-from needlework.paths import Paths
+from needlework.longctx.paths import Paths
 from needlework.report.plots import aggregate
 
 

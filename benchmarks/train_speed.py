@@ -1,11 +1,11 @@
-"""Training throughput and peak memory of needlework.train.finetune, beside plain TRL on the same examples.
+"""Training throughput and peak memory of needlework.training.sft.finetune, beside plain TRL on the same examples.
 
 SmolLM2-135M-Instruct (default): LoRA r8 all-linear (conf/lora/r8.yaml) on training haystacks built by the
 project's builder (``build_train``, synthetic corpus, SmolLM2's tokenizer) of 1,024 / 2,048 / 4,096 tokens, batch 1,
 a few steps each, in the model's configured dtype (bfloat16) and in float32 at 1,024. Each run is its own process
 (its peak RSS is its own). Runs:
 
-- ``needlework``: ``needlework.train.finetune`` with conf/train/smollm2.yaml (steps, batch and checkpoints set here).
+- ``needlework``: ``needlework.training.sft.finetune`` with conf/train/smollm2.yaml (steps, batch and checkpoints set here).
 - ``trl``: plain TRL as a user writes it: ``AutoModelForCausalLM.from_pretrained(path, dtype=...)``,
   ``SFTTrainer(model, args=SFTConfig(output_dir, max_steps, per_device_train_batch_size=1, max_length=None,
   use_cpu=<no GPU>),
@@ -93,7 +93,7 @@ def run_variant(variant: str, model_cfg: dict, root: Path, args: argparse.Namesp
 
     apply_offline_env()
     os.environ["TQDM_DISABLE"] = "1"  # no progress bars between the table's rows
-    from needlework.train import finetune
+    from needlework.training.sft import finetune
 
     method, packing = VARIANTS[variant]
     lora = {"method": method, "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "all-linear"}
@@ -161,7 +161,7 @@ def in_child(target, *args):
     return queue.get() if child.exitcode == 0 else None
 
 
-# --- SmolLM2: needlework.train.finetune beside plain TRL ----------------------------------------------------------
+# --- SmolLM2: needlework.training.sft.finetune beside plain TRL ----------------------------------------------------------
 
 class StepTimer(TrainerCallback):
     """CPU seconds, wall seconds and non-padding tokens of each optimiser step."""
@@ -194,7 +194,7 @@ def smollm2_workspace(root: Path, lengths: list[int], n: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from eval_speed import smollm2_config, synthetic_needles
 
-    from needlework.haystack import build_train
+    from needlework.longctx.haystack import build_train
     from needlework.io import write_jsonl
     from needlework.models import load_tokenizer
 
@@ -213,7 +213,7 @@ def plain_trl(cfg: dict, dtype: str, jsonl: Path, out: Path, steps: int, checkpo
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from needlework.train import read_conversations, to_dataset
+    from needlework.training.sft import read_conversations, to_dataset
 
     lora = yaml.safe_load((REPO / "conf" / "lora" / "r8.yaml").read_text())
     model = AutoModelForCausalLM.from_pretrained(cfg["path"], dtype=getattr(torch, dtype))
@@ -246,7 +246,7 @@ def run_smollm2(spec: str, cfg: dict, root: Path, threads: int, queue) -> None:
     jsonl, out, timer = root / f"train-{length}.jsonl", root / spec.replace(":", "-"), StepTimer()
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         if impl == "needlework":
-            from needlework.train import finetune
+            from needlework.training.sft import finetune
 
             train = dict(yaml.safe_load((REPO / "conf" / "train" / "smollm2.yaml").read_text()),
                          max_steps=int(steps), batch_size=1, grad_accum=1, save_steps=10**9, logging_steps=int(steps))

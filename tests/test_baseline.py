@@ -88,7 +88,7 @@ def test_eval_scoring_published_reaches_the_baseline_cells_csv(tmp_path):
 
     from needlework.config import compose
     from needlework.io import write_jsonl
-    from needlework.paths import Paths
+    from needlework.longctx.paths import Paths
     from needlework.stages.evaluation import baseline
 
     conf = Path(__file__).resolve().parents[1] / "conf"

@@ -7,7 +7,7 @@ import yaml
 
 from needlework.config import (ConfigError, check_keys, compose, model_config, parse_overrides, print_requested,
                                to_yaml, workflow_overrides)
-from needlework.paths import Paths
+from needlework.longctx.paths import Paths
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -152,7 +152,7 @@ def test_an_api_model_as_the_experiment_model_names_the_key():
     ("model=qwen2.5-0.5b lora.modules_to_save=[lm_head]", ["lm_head"]),  # an explicit choice wins
 ])
 def test_tiny_model_settings_stay_with_the_tiny_model(override, expected):
-    from needlework.train import lora_config
+    from needlework.training.sft import lora_config
 
     cfg = compose(override, config_dir=CONF)
     modules = lora_config(cfg["lora"], cfg["model"]).modules_to_save

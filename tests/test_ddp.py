@@ -12,7 +12,7 @@ from needlework.io import write_json, write_jsonl
 from needlework.models import build_tiny
 from needlework.stages.modeling import accelerate_command
 from needlework.tokenizer import train_tokenizer
-from needlework.train import finetune
+from needlework.training.sft import finetune
 from test_train import BUILD, LORA, TRAIN, LossRecorder, haystack_records
 
 # The Trainer normalises the loss by the tokens of the whole global batch on every rank, so two ranks with half the
@@ -47,7 +47,7 @@ def test_two_gloo_ranks_match_one_process_with_the_same_global_batch(setup):
     job = out / "job.json"
     write_json(job, {"model": model, "lora": lora, "train": {**train, "batch_size": 2},
                      "train_jsonl": str(root / "train.jsonl"), "out_dir": str(out), "seed": 0, "report_to": "none"})
-    run = subprocess.run([*accelerate_command(2), "-m", "needlework.train", str(job)], capture_output=True,
+    run = subprocess.run([*accelerate_command(2), "-m", "needlework.training.sft", str(job)], capture_output=True,
                          text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert run.returncode == 0, run.stderr[-4000:]
     two = json.loads((out / "result.json").read_text())

@@ -9,8 +9,8 @@ from faker import Faker
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from needlework.haystack import DEPTH, MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train
-from needlework.haystack_export import export_split
+from needlework.longctx.haystack import DEPTH, MAX_SHORTFALL, QUESTION, SEPARATOR, SYSTEM_PROMPT, build_eval, build_train
+from needlework.longctx.export import export_split
 from needlework.io import InputError
 from needlework.tokenizer import train_tokenizer
 

@@ -5,12 +5,12 @@ import string
 
 import pytest
 
-from needlework import haystack
+from needlework.longctx import haystack
 from needlework.config import compose
 from needlework.corpus.build import build_corpus
 from needlework.corpus.needles import select_needles
-from needlework.haystack import DEPTH, FIT, MAX_SHORTFALL, Built, build_eval, build_train
-from needlework.haystack_export import AUDIT, export_split
+from needlework.longctx.haystack import DEPTH, FIT, MAX_SHORTFALL, Built, build_eval, build_train
+from needlework.longctx.export import AUDIT, export_split
 from needlework.io import InputError, read_jsonl
 from needlework.labels.infobox import label_needles
 from needlework.models import load_tokenizer
@@ -123,7 +123,7 @@ def test_depth_drops_never_count_toward_the_share():
 def test_a_stop_writes_the_audit_it_names(tmp_path):
     """Above context.max_drop_share the build stops, but first writes every dropped row to the file the message
     names (the haystack step puts it beside its output directory, which Snakemake deletes on failure)."""
-    from needlework.haystack import FIT, Built
+    from needlework.longctx.haystack import FIT, Built
 
     built = Built()
     built.dropped.append({"id": "train-512-00000", "needle_id": "n0", "context_length": 512, "depth": 50.0,

@@ -12,7 +12,7 @@ from needlework.raft.documents import fixture_path, load_documents, read_hotpotq
 from needlework.raft.evaluate import as_asked, eval_questions
 from needlework.raft.generate import generate_offline, select_fragments
 from needlework.raft.paths import RaftPaths
-from needlework.paths import REPO_ROOT
+from needlework.identity import REPO_ROOT
 
 ROWS = "experiment=raft_smollm2 tracking.enabled=false"
 

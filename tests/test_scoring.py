@@ -333,7 +333,7 @@ def test_eval_scoring_is_in_the_evaluate_key_but_not_in_the_answer_cache_key():
     from pathlib import Path
 
     from needlework.config import compose
-    from needlework.paths import Paths
+    from needlework.longctx.paths import Paths
 
     conf = Path(__file__).resolve().parents[1] / "conf"
     leaves, published = (Paths(compose(f"eval.scoring={s}", config_dir=conf)) for s in ("leaves", "published"))

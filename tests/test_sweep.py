@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from needlework.config import compose
-from needlework.paths import Paths
+from needlework.longctx.paths import Paths
 from needlework.sweep import objective
 from workflow_helpers import ROOT, SMALL, snakemake
 

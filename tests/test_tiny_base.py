@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from needlework import haystack
+from needlework.longctx import haystack
 from needlework.config import compose, model_config
 from needlework.corpus.build import build_corpus
 from needlework.evaluate.baseline import majority_cells
 from needlework.models import load_tokenizer
-from needlework.tiny_base import (MANIFEST, OPTIONAL, corpus_labels, extra_bios, file_hashes, grid_cells,
+from needlework.training.tiny_base import (MANIFEST, OPTIONAL, corpus_labels, extra_bios, file_hashes, grid_cells,
                                   grid_predictions, name_parts, prepare, read_manifest)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def test_repeat_targets_are_names_said_again_before_the_first_answer():
     """The auxiliary loss asks for a name part only where it was seen before in the row, and never in answers."""
     import torch
 
-    from needlework.tiny_base import repeat_targets
+    from needlework.training.tiny_base import repeat_targets
 
     ann, lee, x = 10, 11, 5  # two name parts and another word
     ids = torch.tensor([[ann, x, lee, x, lee, ann, x, lee, ann]])
@@ -154,7 +154,7 @@ def test_a_stopped_training_resumes_to_the_same_weights(tmp_path):
     """`snakemake tiny_base` killed and rerun loses nothing: a run cut at step 2 and resumed from its checkpoint
     gives the same weights and tokenizer as one uninterrupted run (same seed, one thread), and batches made in
     worker processes (as beside a GPU) are the same as batches made in the training process."""
-    from needlework.tiny_base import train_tiny_base
+    from needlework.training.tiny_base import train_tiny_base
 
     corpus, *_ = build_corpus({"source": "synthetic", "n": 60, "non_person_rate": 0.0, "anonymize": True,
                                "max_bad_share": 0.05}, seed=3)
@@ -178,7 +178,7 @@ def test_a_second_phase_trains_on_from_the_first_and_a_stopped_one_resumes(tmp_p
     """``second_phase`` trains on from the first phase's weights: ``training.json`` has both phases' metrics, the
     second's numbered on from the first's last step; a run killed in the second phase reruns from the finished
     first phase kept in the work directory (not trained again) and ends with the same bytes as a straight run."""
-    from needlework.tiny_base import train_tiny_base
+    from needlework.training.tiny_base import train_tiny_base
 
     corpus, *_ = build_corpus({"source": "synthetic", "n": 60, "non_person_rate": 0.0, "anonymize": True,
                                "max_bad_share": 0.05}, seed=3)
@@ -219,7 +219,7 @@ def test_a_first_phase_of_another_corpus_is_refused(tmp_path):
     import shutil
 
     from needlework.io import InputError
-    from needlework.tiny_base import train_tiny_base
+    from needlework.training.tiny_base import train_tiny_base
 
     cfg = {**CFG["model"]["pretrain"], "hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
            "steps": 1, "batch_size": 2, "questions": 2, "valid_bios": 5, "valid_examples": 2, "threads": 1,
@@ -256,7 +256,7 @@ def test_extra_biographies_are_training_examples_only():
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is visible: cuda is valid here")
 def test_asking_for_a_gpu_where_there_is_none_names_the_config_key():
     from needlework.io import InputError
-    from needlework.tiny_base import device_of
+    from needlework.training.tiny_base import device_of
 
     with pytest.raises(InputError, match="model.pretrain.device"):
         device_of({"device": "cuda"})
@@ -270,7 +270,7 @@ def test_auto_workers_are_the_cores_given_to_the_process_not_the_machine(monkeyp
 
     import torch
 
-    from needlework.tiny_base import workers_of
+    from needlework.training.tiny_base import workers_of
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert workers_of({"workers": "auto"}, torch.device("cuda")) == 3

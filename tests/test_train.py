@@ -1,4 +1,4 @@
-"""Fine-tuning the tiny model on chat haystacks (needlework.train): golden losses, context extension, resume."""
+"""Fine-tuning the tiny model on chat haystacks (needlework.training.sft): golden losses, context extension, resume."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from needlework.io import InputError, write_jsonl
 from needlework.labels.schema import Date, Label
 from needlework.models import ROPE_FILE, build_tiny, load_model, load_tokenizer
 from needlework.tokenizer import CHAT_TEMPLATE, train_tokenizer
-from needlework.train import finetune
+from needlework.training.sft import finetune
 
 SYSTEM = "extract information about a person in JSON"
 BUILD = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64}

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path, write_json
-from needlework.paths import local_path
+from needlework.identity import local_path
 
 log = logging.getLogger(__name__)
 

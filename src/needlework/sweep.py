@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from needlework import tracking
 from needlework.config import ConfigError, check_keys, compose
-from needlework.paths import Paths
+from needlework.longctx.paths import Paths
 from needlework.stages.reporting import SUMMARY
 
 log = logging.getLogger("needlework")

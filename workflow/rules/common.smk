@@ -8,7 +8,8 @@ from needlework.config import workflow_overrides
 from needlework.io import InputError
 from needlework import tracking
 from needlework.env import apply_offline_env, prepend_pythonpath
-from needlework.paths import Paths, converted_dir
+from needlework.identity import converted_dir
+from needlework.longctx.paths import Paths
 from needlework.stages.preflight import check_before_run, endpoint
 
 apply_offline_env()  # every job inherits it (set HF_HUB_OFFLINE=0 yourself to reach the hub)

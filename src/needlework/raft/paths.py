@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from needlework.config import ConfigError, fingerprint, model_config
-from needlework.paths import converted_dir, semantic, weights_identity
+from needlework.identity import converted_dir, semantic, weights_identity
 from needlework.raft.prompts import CLOSED_BOOK, prompts
 
 _TRAIN_KEYS_NOT_IN_HASH = ("gpu_hour_usd",)

@@ -122,7 +122,7 @@ def agreement(cfg: dict[str, Any], labels_a: str, labels_b: str, name_a: str, na
 def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl: str, labels_jsonl: str,
               tokenizer_dir: str | None, out_dir: str) -> dict[str, Any]:
     """Token-exact haystacks for the experiment model's tokenizer: the training set or the evaluation grid."""
-    from needlework import haystack, haystack_export
+    from needlework.longctx import export as haystack_export, haystack
     from needlework.corpus.rejects import summarize
     from needlework.models import load_tokenizer
 

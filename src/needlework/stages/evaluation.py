@@ -23,7 +23,7 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
 
         # The endpoint's response cache is content-addressed and shared: a prompt answered once, in any
         # experiment or sweep, is never paid for again.
-        from needlework.paths import Paths
+        from needlework.longctx.paths import Paths
 
         return OpenAIBackend(mcfg, Paths(cfg).llm_cache("llm", mcfg))
     from needlework.evaluate.hf_backend import HFBackend
@@ -53,7 +53,7 @@ def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str
     """What makes answers differ: the model's config and, for local weights, their files (size and mtime), so a
     rebuilt model or a retrained adapter is never answered from cached predictions of the old one."""
     from needlework.config import fingerprint
-    from needlework.paths import semantic
+    from needlework.identity import semantic
 
     files = []
     for directory in filter(None, (model_dir, adapter_dir)):

@@ -26,7 +26,7 @@ def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, labe
     """
     from needlework.labels.schema import Label
     from needlework.models import build_tiny
-    from needlework.pretrain import pretrain_tiny
+    from needlework.training.pretrain import pretrain_tiny
     from needlework.tokenizer import train_tokenizer
 
     model = cfg["model"]
@@ -62,7 +62,7 @@ def convert_gguf(cfg: dict[str, Any], gguf: dict[str, str], out_dir: str) -> Non
 def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkpoints: str, adapter_out: str,
              metrics_out: str, threads: int = 1) -> dict[str, Any]:
     """Fine-tune on the training haystacks; the Trainer logs loss/lr/throughput into this step's MLflow run."""
-    from needlework import train
+    from needlework.training import sft as train
 
     train_dir = Path(adapter_out).parent
     if Path(checkpoints).parent != train_dir:
@@ -106,7 +106,7 @@ def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl:
                      "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg)})
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n_proc)),
                **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
-    cmd = [*accelerate_command(n_proc), "-m", "needlework.train", str(job)]
+    cmd = [*accelerate_command(n_proc), "-m", "needlework.training.sft", str(job)]
     log.info("launching: %s", " ".join(cmd))
     subprocess.run(cmd, check=True, env=env)
     return json.loads((train_dir / "result.json").read_text())

@@ -19,7 +19,7 @@ from typing import Any
 
 from needlework.config import ConfigError
 from needlework.env import hub_offline
-from needlework.paths import local_path
+from needlework.identity import local_path
 
 PROBE_TIMEOUT_S = 3.0  # seconds a probe waits to connect and for an answer
 

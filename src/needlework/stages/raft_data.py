@@ -44,7 +44,7 @@ def build_model(cfg: dict[str, Any], docs_jsonl: str, out_dir: str) -> None:
     import tempfile
 
     from needlework.models import build_tiny
-    from needlework.pretrain import pretrain_tiny
+    from needlework.training.pretrain import pretrain_tiny
     from needlework.raft.documents import iter_texts
     from needlework.tokenizer import train_tokenizer
 

@@ -45,7 +45,7 @@ def _generate(cfg: dict[str, Any], mcfg: dict[str, Any], questions: list[dict[st
     out = []
     if mcfg["backend"] == "openai":
         from needlework.llm import client_from_config
-        from needlework.paths import Paths
+        from needlework.longctx.paths import Paths
 
         client = client_from_config(dict(mcfg, max_tokens=ev["max_new_tokens"], json_mode="none"),
                                     section=f"model '{mcfg['name']}'", cache_path=Paths(cfg).llm_cache("raft", mcfg),

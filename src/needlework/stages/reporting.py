@@ -12,7 +12,7 @@ import pandas as pd
 from needlework import tracking
 from needlework.config import model_config
 from needlework.io import atomic_path, read_jsonl, write_json
-from needlework.paths import Paths
+from needlework.longctx.paths import Paths
 
 log = logging.getLogger("needlework")
 SUMMARY = "summary.json"  # beside index.html: the metrics of the report (what a sweep compares)

@@ -8,7 +8,7 @@ what it reached in 189 s on one GPU and 83 min more on 2 CPU cores: the asked bi
   of the lists the corpus draws names from, and every number is one token, so finding the person the question
   names is a one-token match instead of a match over eight BPE pieces.
 - **The evaluation's own task as training data**: the same system prompt, question and chat template as
-  :mod:`needlework.haystack`, a needle biography among distractors, the label JSON as the answer; the loss is
+  :mod:`needlework.longctx.haystack`, a needle biography among distractors, the label JSON as the answer; the loss is
   on the answer only (logits are computed only there, which also keeps the large vocabulary cheap).
 - **Fresh names every example**: each biography's name parts are replaced by parts drawn at random from the
   name lists, so no person can be memorised: the only way to answer is to read the needle.
@@ -46,10 +46,10 @@ import torch.nn.functional as F
 import transformers
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from needlework.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
+from needlework.longctx.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import InputError, atomic_path, write_json
 from needlework.progress import progress
-from needlework.paths import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
+from needlework.identity import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 
 log = logging.getLogger(__name__)
 

@@ -337,7 +337,7 @@ def _parameter_counts(model: Any) -> tuple[int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`accelerate launch -m needlework.train job.json`: one process per GPU; rank 0 writes result.json."""
+    """`accelerate launch -m needlework.training.sft job.json`: one process per GPU; rank 0 writes result.json."""
     import argparse
     import json
 
