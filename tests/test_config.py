@@ -144,6 +144,12 @@ def test_an_api_model_as_the_experiment_model_names_the_key():
         compose("model=gpt-4o", config_dir=CONF)
 
 
+def test_a_raft_row_in_the_long_context_grid_names_the_key():
+    """dsf and base_closed exist only in the RAFT table; in eval.models they would evaluate the base under their name."""
+    with pytest.raises(ConfigError, match=r"config key eval\.models: dsf .*raft\.eval\.models"):
+        compose("experiment=tiny_base eval.models=[base,dsf]", config_dir=CONF)
+
+
 @pytest.mark.parametrize("override,expected", [
     ("model=tiny", ["embed_tokens", "lm_head"]),  # the built tiny base never saw the chat tokens
     ("experiment=tiny_base", None),      # the shipped tiny base was trained on them

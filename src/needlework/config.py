@@ -30,7 +30,8 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 # The experiment's own model under evaluation names: base, its fine-tune, and the RAFT rows base_closed (asked
 # without documents) and dsf (its closed-book fine-tune, needlework.raft.prompts.CLOSED_BOOK).
-RESERVED_MODELS = ("base", "finetuned", "base_closed", "dsf")
+RAFT_ROWS = ("base_closed", "dsf")  # evaluated by the RAFT track only
+RESERVED_MODELS = ("base", "finetuned", *RAFT_ROWS)
 # What an `openai` model file may leave out (base_url, model and api_key_env are all a user writes).
 OPENAI_MODEL_DEFAULTS: dict[str, Any] = {
     "api_key_env": None, "json_mode": "object", "max_concurrency": 8, "temperature": 0.0, "max_tokens": 256,
@@ -238,6 +239,10 @@ def validate(cfg: dict[str, Any]) -> None:
             f"config key model: '{cfg['model']['name']}' is an {cfg['model']['backend']} endpoint, but the experiment's "
             "model must be an hf model (its tokenizer builds the prompts and it is the one fine-tuned); evaluate "
             f"API models beside it with eval.models=[base,finetuned,{cfg['model']['name']}]")
+    raft_rows = [m for m in cfg["eval"]["models"] if m in RAFT_ROWS]
+    if raft_rows:
+        raise ConfigError(f"config key eval.models: {', '.join(raft_rows)} are rows of the RAFT table (set them in "
+                          "raft.eval.models); the long-context grid evaluates base, finetuned and model files")
     _check_labelers(cfg)
     if cfg["context"]["needles_per_cell"] > cfg["needles"]["n_eval"]:
         raise ConfigError(f"config key context.needles_per_cell: {cfg['context']['needles_per_cell']} needles per "
