@@ -21,21 +21,20 @@ what it reached in 189 s on one GPU and 83 min more on 2 CPU cores: the asked bi
 - **A second phase** (``second_phase``): the first phase's weights trained on with some settings changed (a fresh
   optimiser and schedule): more distinct biographies, full-length haystacks only, a lower learning rate.
 
-Evaluation needles never enter training (neither as needle nor as distractor). Training checkpoints every few
-minutes and resumes from the last checkpoint of the same configuration; a finished first phase is kept in the work
-directory (``phase-1/``, a complete model directory), so the second resumes from it. Every step's batch is a
-function of the step alone, made in worker processes beside a GPU (``workers``), in the training process on a CPU.
+Evaluation needles never enter training (neither as needle nor as distractor). Training (the loop of
+:mod:`needlework.training.loop`) checkpoints every few minutes and resumes from the last checkpoint of the same
+configuration; a finished first phase is kept in the work directory (``phase-1/``, a complete model directory), so
+the second resumes from it. Every step's batch is a function of the step alone, made in worker processes beside a
+GPU (``workers``), in the training process on a CPU.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import re
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.longctx.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.io import InputError, atomic_path, write_json
-from needlework.progress import progress
+from needlework.training import loop
 from needlework.identity import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 
 log = logging.getLogger(__name__)
@@ -278,62 +277,38 @@ def _one_thread(_: int) -> None:
 
 def train(model: LlamaForCausalLM, examples: Examples, valid: list[Example], cfg: dict,
           native_context: int, seed: int, ckpt: Path, fingerprint: str, tag: str = "tiny-base") -> list[dict]:
-    """AdamW (warmup, cosine) on seeded batches (``tag`` names the phase in their seeds); checkpoints to ``ckpt``
-    every ``checkpoint_minutes`` and resumes from one of the same ``fingerprint``. Returns the metrics rows (step,
-    loss, answer-token accuracy, validation)."""
+    """The tiny base's recipe of :func:`needlework.training.loop.train`: answer loss on seeded batches (``tag``
+    names the phase in their seeds), 3% warmup and a cosine to a tenth of the learning rate, validation every
+    ``eval_every`` steps; checkpoints to ``ckpt``. Returns the metrics rows (step, loss, answer-token accuracy,
+    validation)."""
     device = device_of(cfg)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], betas=(0.9, 0.95),
-                            weight_decay=cfg["weight_decay"], fused=device.type == "cuda" or None)
-    steps, warmup = cfg["steps"], max(1, int(0.03 * cfg["steps"]))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
-    start, rows = 0, []
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False, map_location=device)
-        if state["fingerprint"] == fingerprint:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            start, rows = state["step"], state["rows"]
-            log.info("resuming from step %d (%s)", start, ckpt)
     skeleton = skeleton_of(valid)
-    stop = min(steps, cfg.get("stop_at") or steps)
     workers = workers_of(cfg, device)
-    loader = torch.utils.data.DataLoader(
-        Batches(examples, cfg, native_context, seed, tag), batch_size=None, sampler=range(start, stop),
-        num_workers=workers, prefetch_factor=8 if workers else None, worker_init_fn=_one_thread if workers else None,
-        pin_memory=device.type == "cuda")
-    log.info("training on %s, batches made by %d worker processes", device, workers)
-    if workers:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer runs in the forked workers
-    last_save, t0, tokens = time.monotonic(), time.monotonic(), 0
-    model.train()
-    for batch in progress(loader, desc="tiny base", unit="step", initial=start, total=stop):
-        step = batch["step"]
-        ids, targets = batch["ids"].to(device), batch["targets"].to(device)
+
+    def batches(start: int, stop: int) -> torch.utils.data.DataLoader:
+        log.info("training on %s, batches made by %d worker processes", device, workers)
+        if workers:
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer runs in the forked workers
+        return torch.utils.data.DataLoader(
+            Batches(examples, cfg, native_context, seed, tag), batch_size=None, sampler=range(start, stop),
+            num_workers=workers, prefetch_factor=8 if workers else None,
+            worker_init_fn=_one_thread if workers else None, pin_memory=device.type == "cuda")
+
+    def step_loss(batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         repeats = None if batch["repeats"] is None else batch["repeats"].to(device)
-        loss, acc = answer_loss(model, ids, targets, skeleton, repeats, cfg["repeat_weight"], cfg["autocast"])
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        tokens += ids.numel()
-        row = {"step": step + 1, "loss": round(float(loss.detach()), 4), "value_acc": round(acc, 4),
-               "length": batch["length"], "lead_only": batch["lead_only"]}
-        if (step + 1) % cfg["eval_every"] == 0 or step + 1 == stop:
-            row.update(validate(model, valid, examples.tokenizer.pad_token_id))
-            elapsed = time.monotonic() - t0  # since this run (or resume) started
-            row.update(seconds=round(elapsed, 1), tokens_per_s=round(tokens / elapsed))
-            log.info("step %d/%d %s", step + 1, steps, json.dumps(row))
-            model.train()
-        rows.append(row)
-        if time.monotonic() - last_save > 60 * cfg["checkpoint_minutes"] or step + 1 == stop:
-            _save_checkpoint(ckpt, model, opt, sched, step + 1, rows, fingerprint)
-            last_save = time.monotonic()
-    model.eval()
-    return rows
+        loss, acc = answer_loss(model, batch["ids"].to(device), batch["targets"].to(device), skeleton, repeats,
+                                cfg["repeat_weight"], cfg["autocast"])
+        return loss, {"loss": round(float(loss.detach()), 4), "value_acc": round(acc, 4), "length": batch["length"],
+                      "lead_only": batch["lead_only"]}
+
+    steps = cfg["steps"]
+    schedule = loop.warmup_cosine(steps, warmup=max(1, int(0.03 * steps)), floor=0.1)
+    return loop.train(model, batches, step_loss, steps=steps, learning_rate=cfg["learning_rate"],
+                      weight_decay=cfg["weight_decay"], schedule=schedule, checkpoint=ckpt, fingerprint=fingerprint,
+                      checkpoint_minutes=cfg["checkpoint_minutes"], stop=cfg.get("stop_at"),
+                      evaluate=lambda: validate(model, valid, examples.tokenizer.pad_token_id),
+                      eval_every=cfg["eval_every"], desc="tiny base")
 
 
 def name_token_ids(tokenizer: Any, names: tuple[list[str], list[str]]) -> torch.Tensor:
@@ -377,12 +352,6 @@ def validate(model: LlamaForCausalLM, valid: list[Example], pad: int) -> dict[st
         losses.append(float(loss))
         accs.append(acc)
     return {"valid_loss": round(sum(losses) / len(losses), 4), "valid_value_acc": round(sum(accs) / len(accs), 4)}
-
-
-def _save_checkpoint(path: Path, model, opt, sched, step: int, rows: list[dict], fingerprint: str) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "rows": rows, "fingerprint": fingerprint}, tmp)
 
 
 def labelled_bios(corpus: list[dict], labels: dict[str, str], exclude: set[str]) -> list[dict]:
