@@ -81,15 +81,66 @@ def _coarse(bio, rng):
     return dict(bio, id=bio["id"] + "-coarse", text=" ".join(words[:3] + [blob] + words[3:]))
 
 
+def _word_cuts_only(monkeypatch):
+    """The assembler as it was before cuts could go inside a word: distractors cut at word boundaries only."""
+    monkeypatch.setattr(haystack, "MAX_CUT_GAP", float("inf"))
+
+
+# Chinese characters: one to three byte-level tokens each for the tiny base's tokenizer, never a space between them.
+HANZI = "张王李赵刘陈杨黄周吴徐孙马朱胡林郭何高罗郑梁谢宋唐许邓冯韩曹曾彭萧蔡潘田董袁于余叶蒋杜苏魏程吕丁沈任姚卢"
+
+
+def _native_name(bio, rng):
+    """The biography with a Chinese name of 17 characters in its lead, as wiki_bio writes native names
+    ("name ( chinese : ... ; born ... )"): one word of about fifty tokens for the tiny base's tokenizer."""
+    name, rest = bio["text"].split(" ( ", 1)
+    native = "".join(rng.choice(HANZI) for _ in range(17))
+    return dict(bio, id=bio["id"] + "-zh", text=f"{name} ( chinese : {native} ; {rest}")
+
+
+@pytest.fixture(scope="module")
+def tiny_base():
+    return load_tokenizer({"backend": "hf", "path": "models/tiny-base"})
+
+
+def test_a_long_word_at_the_cut_no_longer_makes_a_record_unfittable(tiny_base, monkeypatch):
+    """The cause of 'train-16384-00631: could not fit the prompt into [16352, 16384] tokens in 8 attempts': the
+    last distractor was cut at word boundaries only, and when the budget ran out inside a word of more tokens than
+    the window is wide (a native-script name, which the tiny base's byte-level BPE writes as two or three tokens a
+    character), every plan of that draw either stopped before the word (too short) or took it whole (too long).
+    Reproduced with the tiny base's tokenizer and one draw per record; a cut now goes on inside such a word."""
+    rng = random.Random(0)
+    pool = [_native_name(bio, rng) for bio in POOL]
+    assert max(len(tiny_base(w, add_special_tokens=False)["input_ids"]) for w in pool[0]["text"].split()) > 40
+    monkeypatch.setattr(haystack, "MAX_DRAWS", 1)  # no redraw: the one draw must fit
+    _word_cuts_only(monkeypatch)
+    before = build_train(NEEDLES, pool, tiny_base, [1024], n_per_length=24, seed=0)
+    assert before.dropped and {row["reason"] for row in before.dropped} == {FIT}
+    assert "no prompt in [992, 1024] tokens in 4 plans" in before.dropped[0]["detail"]
+    monkeypatch.setattr(haystack, "MAX_CUT_GAP", MAX_SHORTFALL // 4)
+    built = build_train(NEEDLES, pool, tiny_base, [1024], n_per_length=24, seed=0)
+    assert not built.dropped and len(built) == 24
+    assert {r["id"] for r in before.dropped} <= {r["id"] for r in built}  # the same records, now built
+    for record in built:
+        ids = tiny_base.apply_chat_template(record["messages"][:2], add_generation_prompt=True, return_dict=False)
+        assert len(ids) == record["n_tokens"] and 1024 - MAX_SHORTFALL <= record["n_tokens"] <= 1024
+    assert built == build_train(NEEDLES, pool, tiny_base, [1024], n_per_length=24, seed=0)  # deterministic
+    texts = {bio["text"] for bio in pool + NEEDLES}
+    cut_inside = [piece for record in built for piece in record["messages"][1]["content"].split("\n\n")[:-1]
+                  if piece not in texts and not any(t.startswith(piece + " ") for t in texts)]
+    assert cut_inside and all(any(t.startswith(piece) for t in texts) for piece in cut_inside)
+
+
 def test_a_record_one_draw_cannot_fit_is_redrawn_not_fatal(tok, monkeypatch):
-    """The cause of 'could not fit the prompt ... in 8 attempts': re-planning one distractor draw cannot land
-    in the window when the text at the cut moves in steps larger than the window; another draw can."""
+    """With cuts at word boundaries only, re-planning one distractor draw cannot land in the window when the text
+    at the cut moves in steps larger than the window; another draw can."""
     rng = random.Random(0)
     pool = [_coarse(bio, rng) if i % 2 else bio for i, bio in enumerate(POOL)]
+    _word_cuts_only(monkeypatch)
     monkeypatch.setattr(haystack, "MAX_DRAWS", 1)
     one_draw = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
     assert one_draw.dropped and {row["reason"] for row in one_draw.dropped} == {FIT}
-    monkeypatch.undo()
+    monkeypatch.setattr(haystack, "MAX_DRAWS", 16)
     built = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
     assert len(built) == 24 and not built.dropped
     assert all(1024 - MAX_SHORTFALL <= r["n_tokens"] <= 1024 for r in built)
@@ -98,6 +149,7 @@ def test_a_record_one_draw_cannot_fit_is_redrawn_not_fatal(tok, monkeypatch):
 def test_unfittable_records_are_dropped_listed_and_stop_the_step_only_above_the_share(tok, tmp_path, monkeypatch):
     rng = random.Random(1)
     pool = [_coarse(bio, rng) for bio in POOL]  # every distractor coarse, one draw: some records cannot be fitted
+    _word_cuts_only(monkeypatch)
     monkeypatch.setattr(haystack, "MAX_DRAWS", 1)
     built = build_train(NEEDLES, pool, tok, [1024], n_per_length=24, seed=0)
     assert built and built.dropped, "some fit, some do not"

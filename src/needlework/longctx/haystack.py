@@ -1,13 +1,21 @@
 """Token-exact haystack assembly: a needle biography hidden among distractor biographies, as chat records.
 
 Every biography is tokenized once (batch-encoded, token counts cached by id); a context is planned from those
-counts: distractors drawn in a seeded order fill the budget (the last one cut at a word boundary), and the needle
+counts: distractors drawn in a seeded order fill the budget (the last one cut at a word boundary, or inside a word
+when stopping before it would leave more than :data:`MAX_CUT_GAP` tokens unused), and the needle
 goes between them, at a biography boundary, with the distractors before it chosen (in draw order) to bring the
 needle as near the requested depth as they can. The templated prompt (system + user with
 ``add_generation_prompt=True``, exactly what a model sees) is then tokenized once, in batches, to verify its
 length. Plans aim at the middle of ``[context_length - MAX_SHORTFALL, context_length]``; one that BPE merges
 across boundaries pushed outside is re-planned with the measured error, then with another distractor draw.
 Works with any Hugging Face tokenizer that has a chat template.
+
+A cut inside a word is what makes every record fittable: a space-delimited word can be dozens of tokens (a name in a
+script the tokenizer writes as bytes, such as a Chinese name in a biography's lead: two or three tokens a character
+for the tiny base's tokenizer; a URL), and a cut that could only stop before such a word or take it whole moved in
+steps wider than the length window, so no re-plan of that draw could land in it: the failure "train-16384-00631:
+could not fit the prompt into [16352, 16384] tokens in 8 attempts", reproduced on constructed biographies
+(docs/haystack_fit.md).
 
 No single record stops a build: one that no draw fits into its window, or (in the evaluation grid) whose needle
 no draw can place nearer its own requested depth than any other depth of the grid (at short lengths a context
@@ -36,6 +44,7 @@ SYSTEM_PROMPT = "extract information about a person in JSON"
 QUESTION = "Given this information, extract information about {name}."
 SEPARATOR = "\n\n"  # between biographies, and between the haystack and the question
 MAX_SHORTFALL = 32  # a prompt may be at most this many tokens shorter than its context length (word-boundary cut)
+MAX_CUT_GAP = MAX_SHORTFALL // 4  # tokens a word-boundary cut may leave unused before it goes on inside the next word
 MAX_ATTEMPTS = 4  # re-plans of one distractor draw before the next draw (one plan is almost always enough)
 MAX_DRAWS = 16  # distractor draws per record before it is dropped
 FIT = "fit"  # drop reason: no draw's prompt landed in [context_length - MAX_SHORTFALL, context_length]
@@ -316,18 +325,36 @@ class _Assembler:
             yield batch
 
     def _cut(self, text: str, max_tokens: float) -> tuple[str, int] | None:
-        """The longest word-boundary prefix of ``text`` with at most ``max_tokens`` tokens, and its count."""
+        """The longest prefix of ``text`` with at most ``max_tokens`` tokens, and its count (None: not even one
+        character fits).
+
+        Whole words first (a binary search on the number of words kept). When the next word would not fit and
+        the words kept leave more than :data:`MAX_CUT_GAP` tokens unused, the prefix goes on into that word, as
+        many characters as fit: a word can be dozens of tokens long (a name in a script the tokenizer splits into
+        bytes, a URL), and a cut that could only stop before it would land that far below its budget, whatever
+        the budget (the cause of ``could not fit the prompt into [16352, 16384] tokens in 8 attempts``).
+        """
         words = text.split(" ")
-        lo, hi, best = 1, len(words) - 1, None
-        while lo <= hi:  # binary search on the number of words kept
+        kept, best = self._longest(lambda n: " ".join(words[:n]), len(words) - 1, max_tokens)
+        if max_tokens - (best[1] if best else 0) <= MAX_CUT_GAP:
+            return best
+        head, word = " ".join(words[:kept]) + " " if kept else "", words[kept]
+        whole = len(word) - (1 if kept == len(words) - 1 else 0)  # never the whole text
+        return self._longest(lambda n: head + word[:n], whole, max_tokens)[1] or best
+
+    def _longest(self, prefix, most: int, max_tokens: float) -> tuple[int, tuple[str, int] | None]:
+        """The largest ``n`` in 1..``most`` whose ``prefix(n)`` has at most ``max_tokens`` tokens, with that prefix
+        and its count (a binary search: counts grow with ``n``); ``(0, None)`` when none has."""
+        lo, hi, found = 1, most, (0, None)
+        while lo <= hi:
             mid = (lo + hi) // 2
-            prefix = " ".join(words[:mid])
-            (count,) = self._count([prefix])
+            text = prefix(mid)
+            (count,) = self._count([text])
             if count <= max_tokens:
-                best, lo = (prefix, count), mid + 1
+                found, lo = (mid, (text, count)), mid + 1
             else:
                 hi = mid - 1
-        return best
+        return found
 
     def _join_cost(self) -> float:
         """Tokens that joining biographies with :data:`SEPARATOR` adds per join, measured on a sample.
