@@ -126,19 +126,6 @@ def test_a_scaled_base_takes_its_scaling_from_the_fine_tune_it_is_compared_with(
         assert Paths(cfg).prediction_key("base") == Paths(longer).prediction_key("base")
 
 
-def test_new_weights_in_a_shipped_model_directory_change_every_key_that_read_them(tmp_path):
-    """Replacing models/tiny-base (its SHA256SUMS) must not reuse haystacks or answers of the old weights."""
-    model = tmp_path / "base"
-    model.mkdir()
-    (model / "SHA256SUMS").write_text("aaa  model.safetensors\n")
-    old = Paths(compose(f"experiment=tiny_base model.path={model}", config_dir=CONF))
-    (model / "SHA256SUMS").write_text("bbb  model.safetensors\n")
-    new = Paths(compose(f"experiment=tiny_base model.path={model}", config_dir=CONF))
-    assert old.corpus_dir == new.corpus_dir
-    assert old.eval_hay_dir != new.eval_hay_dir and old.train_dir != new.train_dir
-    assert old.eval_dir("base") != new.eval_dir("base")
-
-
 def test_an_api_model_as_the_experiment_model_names_the_key():
     with pytest.raises(ConfigError, match=r"config key model: 'gpt-4o' is an openai endpoint.*eval\.models"):
         compose("model=gpt-4o", config_dir=CONF)

@@ -13,11 +13,9 @@ same file shares one conversion, and a different file (another wheel version) ge
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,25 +49,17 @@ def locate(spec: dict[str, str]) -> Path:
     return path
 
 
-def identity(spec: dict[str, str]) -> str:
-    """SHA-256 of the GGUF file's bytes (hashed once per process while its size and mtime stay the same)."""
-    path = locate(spec)
-    stat = path.stat()
-    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+def identity(spec: dict[str, str], cache: str | os.PathLike | None = None) -> str:
+    """SHA-256 of the GGUF file's bytes (:func:`needlework.identity.file_sha256`: read once while its size and
+    modification time stay the same)."""
+    from needlework.identity import file_sha256
+
+    return file_sha256(locate(spec), cache)
 
 
-@lru_cache(maxsize=8)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def converted_name(spec: dict[str, str]) -> str:
+def converted_name(spec: dict[str, str], cache: str | os.PathLike | None = None) -> str:
     """Directory name of the conversion: the file's stem and the first 10 hex digits of its content hash."""
-    return f"{Path(spec['file']).stem}-{identity(spec)[:10]}"
+    return f"{Path(spec['file']).stem}-{identity(spec, cache)[:10]}"
 
 
 def convert(spec: dict[str, str], out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import subprocess
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from needlework.version import code_version
 
 SWEEP_RUN_ENV = "NEEDLEWORK_SWEEP_RUN_ID"
 RUN_NAME_ENV = "NEEDLEWORK_RUN_NAME"  # a sweep names each combination's run by what it varies
@@ -110,10 +111,9 @@ def environment_tags() -> dict[str, str]:
     for pkg in _PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             tags[f"version.{pkg}"] = metadata.version(pkg)
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout
-        if commit.strip():
-            tags["git_commit"] = commit.strip()
+    commit = code_version().get("git_commit")
+    if commit:
+        tags["git_commit"] = commit
     return tags
 
 

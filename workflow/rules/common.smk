@@ -62,6 +62,25 @@ try:
     GGUF_DIRS = _gguf_dirs()
 except (ConfigError, InputError) as exc:
     sys.exit(f"needlework: {exc}")
+def identity_input(model_name, what="model"):
+    """The file recording an evaluated model's identity (``what``: model or tokenizer; a changed one is a new
+    file, so the steps that take it rerun), or none for a model the workflow builds or an API."""
+    path = P.identity_file(model_name, what)
+    return [path] if path is not None else []
+
+
+def _identity_files():
+    """results/identity/<stem>.json -> the model it records, for every local or hub model the experiment uses (its
+    own model's tokenizer too)."""
+    names = sorted({"base", *CFG["eval"]["models"], *CFG["raft"]["eval"]["models"]})
+    return {path.stem: name for name in names for what in ("model", "tokenizer")
+            for path in identity_input(name, what) if what == "model" or name == "base"}
+
+
+try:
+    IDENTITY_FILES = _identity_files()
+except (ConfigError, InputError) as exc:
+    sys.exit(f"needlework: {exc}")
 MODEL_TARGETS = sorted({*([MODEL_DIR] if MODEL_DIR else []), *(R / "models" / name for name in GGUF_DIRS)})
 TRAIN_HAYSTACKS = P.train_hay_dir / "train.jsonl"
 EVAL_HAYSTACKS = P.eval_hay_dir / "eval.jsonl"
@@ -179,6 +198,7 @@ def eval_model_inputs(wildcards):
         inputs["adapter"] = ADAPTER
     if name in SCALED_BY_FINETUNE:  # a base evaluated with the RoPE scaling its fine-tune chose (no training)
         inputs["rope_from"] = ADAPTER
+    inputs["identity"] = identity_input(name)
     return inputs
 
 

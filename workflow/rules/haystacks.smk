@@ -14,6 +14,7 @@ rule haystacks_train:
         needles=NEEDLES,
         labels=LABELS,
         tokenizer=tokenizer_input(),
+        identity=identity_input("base", "tokenizer"),  # the tokenizer's content identity: a new one reruns this
     params:
         split="train",
     conda:
@@ -38,6 +39,7 @@ rule haystacks_eval:
         needles=NEEDLES,
         labels=LABELS,
         tokenizer=tokenizer_input(),
+        identity=identity_input("base", "tokenizer"),  # the tokenizer's content identity: a new one reruns this
     params:
         split="eval",
     conda:

@@ -3,6 +3,29 @@
 # training data (evaluation needles held out) at its native context.
 
 
+# Each local, hub or packaged model's identity (weights, config and tokenizer by content hash, a GGUF file's hash, a
+# hub model's resolved revision) in a small file named by it: haystacks take the tokenizer's, training and evaluation
+# the model's, so new weights, a new tokenizer or a moved hub revision is a new input, and a copy elsewhere is not.
+if IDENTITY_FILES:
+
+    rule model_identity:
+        output:
+            R / "identity" / "{identity}.json",
+        params:
+            model=lambda wc: IDENTITY_FILES[wc.identity],  # the model's name only (its path is not what it is)
+        wildcard_constraints:
+            identity="|".join(re.escape(name) for name in IDENTITY_FILES),
+        localrule: True
+        conda:
+            ENV
+        log:
+            LOGS / "identity-{identity}.log",
+        benchmark:
+            BENCH / "identity-{identity}.tsv"
+        script:
+            "../scripts/identity.py"
+
+
 if GGUF_DIRS:
 
     rule convert_gguf:

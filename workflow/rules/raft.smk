@@ -69,6 +69,7 @@ rule raft_chunks:
     input:
         docs=RAFT_DOCS,
         model=RAFT_MODEL if RAFT["documents"]["source"] != "hotpotqa" else [],
+        identity=identity_input("base", "tokenizer") if RAFT["documents"]["source"] != "hotpotqa" else [],
     conda:
         ENV
     log:
@@ -128,6 +129,7 @@ rule raft_finetune:  # RAFT (RP.train_dir) or DSF (RP.dsf_train_dir): the same s
     input:
         train=lambda wc: RAFT_TRAIN_DATA[wc.raft_train],
         model=RAFT_MODEL,
+        identity=identity_input("base"),
     params:
         checkpoints=lambda wc: RP.root / "train" / wc.raft_train / "checkpoints",
         gpu_hour_usd=CFG["train"].get("gpu_hour_usd", 0.0),

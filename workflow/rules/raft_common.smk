@@ -42,6 +42,7 @@ def raft_eval_inputs(wildcards):
         inputs["model"] = converted_dir(R, model_config(CFG, name)["gguf"])
     if name in ("finetuned", "dsf"):
         inputs["adapter"] = RAFT_ADAPTER if name == "finetuned" else RAFT_DSF_ADAPTER
+    inputs["identity"] = identity_input(name)
     return inputs
 
 

@@ -9,6 +9,7 @@ rule finetune:
     input:
         train=TRAIN_HAYSTACKS,
         model=tokenizer_input(),
+        identity=identity_input("base"),  # the base model's content identity: new weights retrain
     params:
         checkpoints=P.train_dir / "checkpoints",
     threads: all_cores("train")  # --cores locally; resources.train.cpus on a cluster
@@ -31,6 +32,7 @@ rule export_merged:
     input:
         adapter=ADAPTER,
         model=tokenizer_input(),
+        identity=identity_input("base"),
     conda:
         ENV
     log:

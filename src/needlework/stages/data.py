@@ -8,7 +8,7 @@ from typing import Any
 from needlework import tracking
 from needlework.io import InputError, read_jsonl, write_json, write_jsonl
 from needlework.labels.nationality import unrecognised
-from needlework.stages.runtime import timer
+from needlework.stages.runtime import record_provenance, timer
 
 log = logging.getLogger("needlework")
 
@@ -35,6 +35,7 @@ def corpus(cfg: dict[str, Any], out_corpus: str, out_audit: str, out_dropped: st
         run.log_metrics(stats)
         run.log_artifact(out_stats)
         run.log_artifact(out_dropped)
+    record_provenance(cfg, Path(out_corpus).parent)
     return stats
 
 
@@ -50,6 +51,7 @@ def needles(cfg: dict[str, Any], corpus_jsonl: str, out_needles: str, out_stats:
         write_json(out_stats, stats)
         log.info("needles: %s", stats)
         run.log_metrics(stats)
+    record_provenance(cfg, Path(out_needles).parent)
     return stats
 
 
@@ -93,6 +95,7 @@ def labels(cfg: dict[str, Any], labeler: dict[str, Any], corpus_jsonl: str, need
         log.info("labels (%s): %s", labeler["kind"], stats)
         run.log_metrics(stats)
         run.log_artifact(out_labels)
+    record_provenance(cfg, Path(out_labels).parent, labeler)
     return stats
 
 
@@ -162,4 +165,5 @@ def haystacks(cfg: dict[str, Any], split: str, corpus_jsonl: str, needles_jsonl:
         # above context.max_drop_share the audit goes beside the output directory (a failed step loses that)
         stop_audit = Path(out_dir).with_name(f"{Path(out_dir).name}.dropped-at-stop.jsonl")
         built.check(ctx["max_drop_share"], str(stop_audit))
+    record_provenance(cfg, out_dir)
     return stats

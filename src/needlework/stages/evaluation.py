@@ -8,7 +8,7 @@ from typing import Any
 from needlework import tracking
 from needlework.config import model_config
 from needlework.io import read_jsonl
-from needlework.stages.runtime import timer
+from needlework.stages.runtime import record_provenance, timer
 
 log = logging.getLogger("needlework")
 
@@ -49,24 +49,25 @@ def resolved_rope(mcfg: dict[str, Any], rope_from: str | None) -> dict[str, Any]
     return dict(mcfg, rope_scaling=rope)
 
 
-def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None) -> str:
-    """What makes answers differ: the model's config and, for local weights, their files (size and mtime), so a
-    rebuilt model or a retrained adapter is never answered from cached predictions of the old one."""
+def model_identity(mcfg: dict[str, Any], model_dir: str | None, adapter_dir: str | None,
+                   cache: str | Path | None = None) -> str:
+    """What makes answers differ: the model's settings (not its name, not where its files are), the content
+    identity of its weights (needlework.identity) and of the adapter directory's files, so a rebuilt model or a
+    retrained adapter is never answered from cached predictions of the old one, and a copy elsewhere is."""
     from needlework.config import fingerprint
-    from needlework.identity import semantic
+    from needlework.identity import directory_identity, model_identity as content, semantic, settings
 
-    files = []
-    for directory in filter(None, (model_dir, adapter_dir)):
-        for path in sorted(Path(directory).rglob("*")):
-            if path.is_file():
-                files.append((str(path.relative_to(directory)), path.stat().st_size, path.stat().st_mtime_ns))
-    return fingerprint({k: v for k, v in semantic(mcfg).items() if k != "name"}, files)
+    local = dict(mcfg, path=model_dir, gguf=None) if model_dir else mcfg
+    adapter = directory_identity(adapter_dir, None, cache) if adapter_dir else None
+    return fingerprint({k: v for k, v in settings(semantic(mcfg)).items() if k != "name"}, content(local, cache),
+                       adapter)
 
 
 def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: str | None,
              adapter_dir: str | None, out_predictions: str, out_cells: str, cache: str, threads: int = 1,
              rope_from: str | None = None) -> None:
     from needlework.evaluate.grid import run_predictions
+    from needlework.identity import hash_cache
     from needlework.evaluate.intervals import aggregate
     from needlework.evaluate.scoring import cells, write_cells
 
@@ -80,8 +81,9 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
             torch.set_num_threads(max(1, threads))
         with timer() as t:
             backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache, rope_from)
-            predictions = run_predictions(backend, records, Path(out_predictions), Path(cache),
-                                          model_identity(resolved_rope(mcfg, rope_from), model_dir, adapter_dir))
+            identity = model_identity(resolved_rope(mcfg, rope_from), model_dir, adapter_dir,
+                                      hash_cache(cfg["results_dir"]))
+            predictions = run_predictions(backend, records, Path(out_predictions), Path(cache), identity)
         failed = [p for p in predictions if p.get("error")]
         if failed:  # an error is not an answer: fail the step; a rerun re-asks only these (the rest is cached)
             Path(out_predictions).unlink()
@@ -106,6 +108,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
         log.info("%s: %s", model_name, metrics)
         run.log_metrics(metrics)
         run.log_artifact(out_cells)
+    record_provenance(cfg, Path(out_cells).parent)
 
 
 def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_jsonl: str, out_cells: str) -> None:
@@ -126,3 +129,4 @@ def baseline(cfg: dict[str, Any], grid_jsonl: str, needles_jsonl: str, labels_js
         run.log_metrics({"accuracy": float(overall["accuracy"]), "ci_low": float(overall["ci_low"]),
                          "ci_high": float(overall["ci_high"])})
         run.log_artifact(out_cells)
+    record_provenance(cfg, Path(out_cells).parent)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from needlework import tracking
+from needlework.identity import hash_cache
 from needlework.io import read_jsonl, write_json
-from needlework.stages.runtime import timer
+from needlework.stages.runtime import record_provenance, timer
 
 log = logging.getLogger("needlework")
 
@@ -46,6 +47,7 @@ def build_model(cfg: dict[str, Any], corpus_jsonl: str, needles_jsonl: str, labe
                  len(texts))
         run.log_metrics({"vocab_size": len(tokenizer), "tokenizer_texts": len(texts), "seconds": t["seconds"],
                          **result})
+    record_provenance(cfg, out_dir)
 
 
 def convert_gguf(cfg: dict[str, Any], gguf: dict[str, str], out_dir: str) -> None:
@@ -57,6 +59,18 @@ def convert_gguf(cfg: dict[str, Any], gguf: dict[str, str], out_dir: str) -> Non
             record = convert(gguf, out_dir)
         run.log_params({"sha256": record["sha256"], "version": record["version"]})
         run.log_metrics({"parameters": record["parameters"], "bytes": record["bytes"], "seconds": t["seconds"]})
+
+
+def record_identity(cfg: dict[str, Any], model_name: str, out_json: str) -> None:
+    """Write what identifies an evaluated model (a reserved name: the experiment's own) to ``out_json``:
+    its content identity, its tokenizer's, the hash of each file they cover (needlework.identity)."""
+    from needlework.config import RESERVED_MODELS, model_config
+    from needlework.identity import identity_record
+
+    mcfg = cfg["model"] if model_name in RESERVED_MODELS else model_config(cfg, model_name)
+    record = identity_record(mcfg["name"], mcfg, hash_cache(cfg["results_dir"]))
+    write_json(out_json, record)
+    log.info("%s: model %s, tokenizer %s", mcfg["name"], record["model"], record["tokenizer"])
 
 
 def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkpoints: str, adapter_out: str,
@@ -78,7 +92,8 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
 
             torch.set_num_threads(max(1, threads))
             result = train.finetune(model, cfg["lora"], cfg["train"], Path(train_jsonl), train_dir,
-                                    seed=cfg["seed"], report_to=tracking.hf_report_to(cfg))
+                                    seed=cfg["seed"], report_to=tracking.hf_report_to(cfg),
+                                    hash_cache=hash_cache(cfg["results_dir"]))
         if result["tokens_per_s"] > 0:
             from needlework.report.cost import training_cost
 
@@ -94,6 +109,7 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
             run.log_params({"model_dir": str(Path(adapter_out).resolve())})
         else:
             run.log_artifact(adapter_out, "adapter")
+    record_provenance(cfg, train_dir)
     return result
 
 
@@ -103,7 +119,8 @@ def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl:
     machine); rank 0 writes the result file and the adapter."""
     job = train_dir / "job.json"
     write_json(job, {"model": model, "lora": cfg["lora"], "train": cfg["train"], "train_jsonl": str(train_jsonl),
-                     "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg)})
+                     "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg),
+                     "hash_cache": str(hash_cache(cfg["results_dir"]))})
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n_proc)),
                **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
     cmd = [*accelerate_command(n_proc), "-m", "needlework.training.sft", str(job)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from needlework import tracking
 from needlework.io import read_jsonl, write_json, write_jsonl
-from needlework.stages.runtime import timer
+from needlework.stages.runtime import record_provenance, timer
 
 log = logging.getLogger("needlework")
 
@@ -37,6 +37,7 @@ def documents(cfg: dict[str, Any], eval_paragraphs_jsonl: str, out_docs: str, ou
                          "excluded_eval_paragraphs": excluded["paragraphs"],
                          "excluded_documents": excluded["documents"]})
         run.log_artifact(out_audit)
+    record_provenance(cfg, Path(out_docs).parent)
 
 
 def build_model(cfg: dict[str, Any], docs_jsonl: str, out_dir: str) -> None:
@@ -59,6 +60,7 @@ def build_model(cfg: dict[str, Any], docs_jsonl: str, out_dir: str) -> None:
         result = pretrain_tiny(init, texts, model["build"]["pretrain"], cfg["seed"], Path(out_dir))
         run.log_metrics({"vocab_size": len(tokenizer), "texts": len(texts), **result})
     log.info("built %s from %d documents in %.1fs", out_dir, len(texts), t["seconds"])
+    record_provenance(cfg, out_dir)
 
 
 def chunks(cfg: dict[str, Any], docs_jsonl: str, model_dir: str | None, out_chunks: str) -> None:
@@ -78,6 +80,7 @@ def chunks(cfg: dict[str, Any], docs_jsonl: str, model_dir: str | None, out_chun
         write_jsonl(out_chunks, result)
         log.info("%d chunks from %d documents", len(result), len(docs))
         run.log_metrics({"chunks": len(result), "documents": len(docs)})
+    record_provenance(cfg, Path(out_chunks).parent)
 
 
 def generate(cfg: dict[str, Any], chunks_jsonl: str, out_generated: str, out_stats: str, cache: str | None) -> None:
@@ -104,6 +107,7 @@ def generate(cfg: dict[str, Any], chunks_jsonl: str, out_generated: str, out_sta
         log.info("generation: %s", stats)
         run.log_metrics(stats)
         run.log_artifact(out_stats)
+    record_provenance(cfg, Path(out_generated).parent)
 
 
 def _client_factory(cfg: dict[str, Any], cache: str | None):
@@ -157,3 +161,4 @@ def assemble(cfg: dict[str, Any], chunks_jsonl: str, generated_jsonl: str, out: 
         share = sum(e["oracle_present"] for e in examples) / len(examples)
         log.info("%d examples, oracle kept in %.2f, in %.1fs", len(examples), share, t["seconds"])
         run.log_metrics({"examples": len(examples), "oracle_share": share})
+    record_provenance(cfg, Path(out["examples"]).parent)

@@ -9,7 +9,7 @@ from typing import Any
 from needlework import tracking
 from needlework.config import model_config
 from needlework.io import read_jsonl, write_jsonl
-from needlework.stages.runtime import timer
+from needlework.stages.runtime import record_provenance, timer
 
 log = logging.getLogger("needlework")
 
@@ -35,6 +35,7 @@ def eval_data(cfg: dict[str, Any], out_questions: str, out_ids: str, out_paragra
         log.info("%d evaluation questions, %d distinct paragraphs", len(questions), len(paragraphs))
         run.log_metrics({"questions": len(questions), "paragraphs": len(paragraphs)})
         run.log_artifact(out_ids)
+    record_provenance(cfg, Path(out_questions).parent)
 
 
 def _generate(cfg: dict[str, Any], mcfg: dict[str, Any], questions: list[dict[str, Any]], model_dir: str | None,
@@ -106,6 +107,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, questions_jsonl: str, model_d
         log.info("%s: %s", model_name, metrics)
         run.log_metrics(metrics)
         run.log_artifact(out_scores)
+    record_provenance(cfg, Path(out_scores).parent)
 
 
 def report(cfg: dict[str, Any], scores: list[str], predictions: list[str], gen_stats: str, docs_audit: str,
@@ -131,4 +133,5 @@ def report(cfg: dict[str, Any], scores: list[str], predictions: list[str], gen_s
     summary = {f"raft.{row['model']}.{m}": row[m] for row in table.to_dict("records") for m in ("em", "f1")}
     summary["raft.excluded_eval_paragraphs"] = excluded["paragraphs"]
     tracking.log_to_parent(cfg, summary, [out_scores, out_html])
+    record_provenance(cfg, Path(out_html).parent)
     log.info("RAFT scores:\n%s", table.to_string(index=False))

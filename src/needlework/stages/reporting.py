@@ -13,6 +13,7 @@ from needlework import tracking
 from needlework.config import model_config
 from needlework.io import atomic_path, read_jsonl, write_json
 from needlework.longctx.paths import Paths
+from needlework.stages.runtime import record_provenance
 
 log = logging.getLogger("needlework")
 SUMMARY = "summary.json"  # beside index.html: the metrics of the report (what a sweep compares)
@@ -58,6 +59,7 @@ def report(cfg: dict[str, Any], models: list[str], cells_csv: list[str], predict
         run.log_artifact(figures_dir, "figures")
     write_json(report_dir / SUMMARY, summary)
     tracking.log_to_parent(cfg, summary, [out_html, figures_dir])
+    record_provenance(cfg, report_dir)
     _link_latest(report_dir, paths.latest_report_dir)
     log.info("report: %s\n%s", out_html, cost.to_string(index=False))
 

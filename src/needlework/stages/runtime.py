@@ -14,7 +14,7 @@ import traceback
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from needlework.env import apply_offline_env
 from needlework.io import InputError
@@ -93,3 +93,27 @@ def timer() -> Iterator[dict[str, float]]:
         yield result
     finally:
         result["seconds"] = round(time.perf_counter() - start, 3)
+
+
+def record_provenance(cfg: dict[str, Any], out_dir: str | Path, labeler: dict[str, Any] | None = None) -> None:
+    """Write a result folder's ``provenance.json``: the config subtree and input identities its key was made of
+    (as its track's paths module made it) and the code version. ``labeler``: the labeler of a labels folder (the
+    experiment's or the one it is compared with)."""
+    from needlework.identity import write_provenance
+
+    out_dir = Path(out_dir)
+    if out_dir.parent.parent.name == "raft":  # results/raft/<step>/<name>-<key>
+        from needlework.raft.paths import RaftPaths
+
+        paths = RaftPaths(cfg)
+    else:
+        from needlework.longctx.paths import Paths
+
+        paths = Paths(cfg)
+        if labeler is not None:
+            paths.labels_dir_for(labeler)
+    parts = paths.provenance_of(out_dir)
+    if parts is None:  # a step called on a folder of its own choosing (not through the workflow)
+        logging.getLogger("needlework").info("%s is no result folder of this configuration: no provenance", out_dir)
+        return
+    write_provenance(out_dir, parts)

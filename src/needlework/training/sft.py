@@ -9,7 +9,6 @@ that Snakemake asks to redo, e.g. ``snakemake -R finetune``) starts fresh. The r
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ def finetune(
     seed: int,
     report_to: str = "none",
     callbacks: Sequence[Any] = (),
+    hash_cache: Path | None = None,
 ) -> dict:
     """Fine-tune ``model_cfg``'s model on the chat records of ``train_jsonl``; return what a tracker logs.
 
@@ -92,7 +92,7 @@ def finetune(
         peft_config=None if method == "full" else lora_config(lora_cfg, model_cfg),
         callbacks=[StepProgress(), *callbacks],
     )
-    inputs = training_fingerprint(model_cfg, lora_cfg, train_cfg, Path(train_jsonl), seed)
+    inputs = training_fingerprint(model_cfg, lora_cfg, train_cfg, Path(train_jsonl), seed, hash_cache)
     with trainer.accelerator.main_process_first():  # rank 0 clears stale checkpoints before the others look
         resume = resumable_checkpoint(checkpoints, inputs, clear=trainer.is_world_process_zero())
     resumed_from = TrainerState.load_from_json(str(resume / "trainer_state.json")) if resume else None
@@ -276,20 +276,16 @@ def token_lengths(tokenizer: Any, conversations: list[list[dict]], batch: int = 
     return longest, longest_prompt
 
 
-def training_fingerprint(model_cfg: dict, lora_cfg: dict, train_cfg: dict, train_jsonl: Path, seed: int) -> str:
-    """Hash of everything a training run's checkpoints depend on: records (bytes), configs, seed and the base
-    model's files (path, size and modification time: cheap for 26 GB of weights, and a rebuilt base changes it)."""
-    digest = hashlib.sha256()
-    with open(train_jsonl, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    base = model_cfg.get("path")
-    files = []
-    if base and Path(base).is_dir():
-        files = [(str(f.relative_to(base)), f.stat().st_size, f.stat().st_mtime_ns)
-                 for f in sorted(Path(base).rglob("*")) if f.is_file()]
-    digest.update(json.dumps([model_cfg, lora_cfg, train_cfg, seed, files], sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+def training_fingerprint(model_cfg: dict, lora_cfg: dict, train_cfg: dict, train_jsonl: Path, seed: int,
+                         cache: Path | None = None) -> str:
+    """Hash of everything a training run's checkpoints depend on: the training records' content, the base model's
+    identity (needlework.identity: its files' content, hashed once while their size and mtime stay, or its hub
+    revision; never its path), its settings, the adapter and training settings, the seed."""
+    from needlework.config import fingerprint
+    from needlework.identity import file_sha256, model_identity, settings
+
+    return fingerprint(file_sha256(train_jsonl, cache), model_identity(model_cfg, cache), settings(model_cfg),
+                       lora_cfg, train_cfg, seed)
 
 
 def resumable_checkpoint(checkpoints: Path, inputs: str, *, clear: bool = True) -> Path | None:
@@ -349,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     job = json.loads(parser.parse_args(argv).job.read_text())
     apply_offline_env()
     result = finetune(job["model"], job["lora"], job["train"], Path(job["train_jsonl"]), Path(job["out_dir"]),
-                      seed=job["seed"], report_to=job.get("report_to", "none"))
+                      seed=job["seed"], report_to=job.get("report_to", "none"), hash_cache=job.get("hash_cache"))
     if int(os.environ.get("RANK", "0")) == 0:
         write_json(Path(job["out_dir"]) / "result.json", result)
 
