@@ -187,7 +187,7 @@ def _identity(model: dict[str, Any], patterns: tuple[str, ...], cache: str | os.
     local = local_path(raw)
     if local.is_dir():
         return f"files:{directory_identity(local, patterns, cache)}"
-    return f"hub:{raw}@{hub_revision(str(raw), model.get('revision'))}"
+    return f"hub:{raw}@{hub_revision(str(raw))}"
 
 
 @lru_cache(maxsize=64)
@@ -234,7 +234,7 @@ def identity_record(name: str, model: dict[str, Any], cache: str | os.PathLike |
     elif model.get("gguf"):
         record["gguf"] = dict(model["gguf"])
     elif model.get("path"):
-        record["hub"] = {"repo": model["path"], "revision": model.get("revision") or "main"}
+        record["hub"] = {"repo": model["path"], "revision": "main"}  # what loading it reads
     return record
 
 
