@@ -394,3 +394,11 @@ def test_label_needles_rows_sorted_with_errors():
 def test_label_needles_rejects_bad_records(needles, message):
     with pytest.raises(InputError, match=message):
         label_needles(needles)
+
+
+def test_a_word_table_entry_yaml_reads_as_no_word_is_refused_naming_file_and_table():
+    from needlework.labels import vocabulary
+
+    with pytest.raises(ValueError, match=r"labels/data/words\.yaml: demonym_stops: False is not a word \(quote it\)"):
+        vocabulary._strings({"demonym_stops": ["in", False]}, "words.yaml")
+    assert "on" in vocabulary.DEMONYM_STOPS  # quoted in the table: read as the word

@@ -26,16 +26,23 @@ check. How a record is anonymized:
 5. **Replacement.** In the text and in every infobox value, as parts ("smith 's", "smith's", "smith-jones",
    "john_smith.jpg" and "herrera2010.jpg" all match; in a file name also a part glued to other letters, as in
    "jimmyconrad.jpg"): (a) every *strict* part, an identifying part of three letters or more that is not one of
-   the protected words (function words, weekdays, and every word a label is read from: months and their
-   abbreviations, countries, demonyms, places, date and occupation words), wherever it occurs except inside a
-   protected phrase ("louis" stays in "st louis", "lucia" in "saint lucia"); (b) the other, *loose* parts only
-   inside a multi-token name (a run of two or more consecutive tokens of a source, or first + last name;
-   longest first). So a person called "will young" or "june carter" keeps "he will ..." and "born 2 june 1950"
-   intact, "jan kowalski" keeps "born 12 jan 1950", "john english" keeps "english" as a nationality, and "li
-   na" keeps a lone "li". The name-source infobox values themselves are rewritten part by part.
+   the protected words (function words, weekdays, and every word a label is read from anywhere in a record:
+   months and their abbreviations, countries, demonyms, the date and lead-sentence words such as "born", "aged",
+   "bc", the sportsperson and politician words such as "senator"), wherever it occurs except inside a protected
+   phrase ("louis" stays in "st louis", "lucia" in "saint lucia") and, in the value of an infobox key whose
+   values the labeler reads for more words, inside one of those (a place in a birth place: "lima"; an office
+   word in an office: "speaker"; :data:`~needlework.corpus.names.FIELD_PROTECTED`); (b) the other, *loose*
+   parts only inside a multi-token name (a run of two or more consecutive tokens of a source, or first + last
+   name; longest first; its parts separated by spaces, hyphens, apostrophes, quotes, underscores or a dot right
+   after a part, never by a sentence's end " . "). So a person called "will young" or "june carter" keeps "he
+   will ..." and "born 2 june 1950" intact, "jan kowalski" keeps "born 12 jan 1950", "john english" keeps
+   "english" as a nationality, "senator jones" keeps "an american senator", "carlos lima" keeps his birth place
+   "lima" (and is renamed everywhere else), and "li na" keeps a lone "li". The name-source infobox values
+   themselves are rewritten part by part.
 
-:func:`find_leaks` applies the same rule in reverse: after anonymization no strict part, and no multi-token
-source name made of loose parts only, may occur in a record's name, text or infobox values. The loose-part
+:func:`find_leaks` applies the same rule in reverse: after anonymization no strict part (outside a protected
+phrase, or a place or office word where it is read), and no multi-token source name made of loose parts only, may
+occur in a record's name, text or infobox values. The loose-part
 exemption is the one deliberate blind spot (a surname "english" or "li" standing alone stays); it is what keeps
 the labels (nationality, dates) and the grammar intact. A strict part that is also a common word ("rise",
 "young") is replaced wherever it occurs: the text loses that word rather than leak the name.
@@ -49,14 +56,16 @@ from functools import lru_cache
 
 import regex
 
-from needlework.corpus.names import (NAME_KEYS, PART, PROTECTED_PHRASES, PROTECTED_WORDS, fold, identifying,
-                                     identifying_parts, keys, name_sources)
+from needlework.corpus.names import (FIELD_PROTECTED, NAME_KEYS, PART, PROTECTED_PHRASES, PROTECTED_WORDS, field_key,
+                                     fold, identifying, identifying_parts, keys, name_sources)
 from needlework.corpus.synthetic import COUNTRIES, faker_for
 from needlework.progress import progress
 
 __all__ = ["NAME_KEYS", "PROTECTED_WORDS", "LeakError", "anonymize", "check_leaks", "find_leaks",
            "identifying_parts", "name_sources"]
-_GAP = regex.compile(r"[\s_\-'’\"`.]{1,6}")  # between the parts of a name in running text or in a file name
+# Between the parts of a name in running text or in a file name: spaces, hyphens, apostrophes, quotes, underscores,
+# and a dot right after a part ("j. r. r. tolkien"), never a sentence's end ("... an american senator . jones").
+_GAP = regex.compile(r"\.?[\s_\-'’\"`]{1,5}|\.")
 _FILE_NAME = regex.compile(r"\.\s*(?:jpe?g|png|gif|svg|tiff?|webp|bmp|ogg|pdf)\s*$", regex.IGNORECASE)
 _LOCALES = tuple(c.locale for c in COUNTRIES)
 _FIRST, _MIDDLE, _LAST = "first", "middle", "last"
@@ -116,7 +125,7 @@ def _index(phrases: Iterable[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]
 def _phrase_hits(value: str, spans: list[regex.Match], folded: list[str],
                  index: dict[str, list[tuple[str, ...]]]) -> Iterable[tuple[int, tuple[str, ...]]]:
     """``(first part index, phrase)`` for every phrase found in ``value`` (parts ``spans``, folded ``folded``): its
-    parts in a row, separated only by spaces, hyphens, apostrophes, quotes, dots or underscores."""
+    parts in a row, separated only by :data:`_GAP`."""
     i = 0
     while i < len(folded):
         for phrase in index.get(folded[i], ()):
@@ -129,9 +138,13 @@ def _phrase_hits(value: str, spans: list[regex.Match], folded: list[str],
         i += 1
 
 
-def _shielded(value: str, spans: list[regex.Match], folded: list[str]) -> set[int]:
-    """The indices of the parts of ``value`` inside a protected phrase ("st louis", "prince edward island")."""
-    hits = _phrase_hits(value, spans, folded, _SHIELDS)
+def _shielded(value: str, spans: list[regex.Match], folded: list[str], key: object = None) -> set[int]:
+    """The indices of the parts of ``value`` inside a protected phrase ("st louis", "prince edward island"), and,
+    in the value of infobox key ``key``, inside a word or phrase read there (a place in a birth place, an office
+    word in an office: :data:`~needlework.corpus.names.FIELD_PROTECTED`)."""
+    field = field_key(key) if key is not None else None
+    shields = (_SHIELDS, _FIELD_SHIELDS[field]) if field else (_SHIELDS,)
+    hits = [hit for index in shields for hit in _phrase_hits(value, spans, folded, index)]
     return {i for start, phrase in hits for i in range(start, start + len(phrase))}
 
 
@@ -141,6 +154,7 @@ def _glued(part: str, strict: list[str]) -> list[str]:
 
 
 _SHIELDS = _index(PROTECTED_PHRASES)
+_FIELD_SHIELDS = {key: _index(terms) for key, terms in FIELD_PROTECTED.items()}
 
 
 def _like(original: str, new: str) -> str:
@@ -232,10 +246,10 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
     strict = {part for part in mapping if _strict(part)}
     longest_first = sorted(strict, key=lambda part: (-len(part), part))
 
-    def rewrite(value: str) -> str:
+    def rewrite(value: str, key: object = None) -> str:
         spans = list(PART.finditer(value))
         folded = [fold(m.group(0)) for m in spans]
-        shielded = _shielded(value, spans, folded)
+        shielded = _shielded(value, spans, folded, key)
         new = {i: _like(spans[i].group(0), mapping[part]) for i, part in enumerate(folded)
                if part in strict and i not in shielded}
         for start, phrase in _phrase_hits(value, spans, folded, phrases):
@@ -258,7 +272,7 @@ def _anonymize_one(record: dict, drawer: _NameDrawer, rng: random.Random) -> tup
     out["name"] = _map_parts(record.get("name") or "", mapping)
     out["text"] = rewrite(record.get("text") or "")
     if isinstance(record.get("infobox"), dict):
-        out["infobox"] = {key: _map_parts(str(value), mapping) if key in NAME_KEYS else rewrite(str(value))
+        out["infobox"] = {key: _map_parts(str(value), mapping) if key in NAME_KEYS else rewrite(str(value), key)
                           for key, value in record["infobox"].items()}
     return out, out["name"]
 
@@ -292,10 +306,10 @@ def _leaks(original: dict, anonymized: dict) -> list[str]:
                          if len(tokens) >= 2 and not strict.intersection(keys(" ".join(tokens))))
     longest_first = sorted(strict, key=lambda part: (-len(part), part))
     found: set[str] = set()
-    for value in _fields(anonymized):
+    for key, value in _fields(anonymized):
         spans = list(PART.finditer(value))
         folded = [fold(m.group(0)) for m in spans]
-        shielded = _shielded(value, spans, folded)
+        shielded = _shielded(value, spans, folded, key)
         found.update(part for i, part in enumerate(folded) if part in strict and i not in shielded)
         if _FILE_NAME.search(value):
             found.update(name for part in folded for name in _glued(part, longest_first))
@@ -303,10 +317,11 @@ def _leaks(original: dict, anonymized: dict) -> list[str]:
     return sorted(found)
 
 
-def _fields(record: dict) -> Iterable[str]:
-    yield record.get("name") or ""
-    yield record.get("text") or ""
-    yield from (str(v) for v in (record.get("infobox") or {}).values())
+def _fields(record: dict) -> Iterable[tuple[str | None, str]]:
+    """``(infobox key or None, value)`` for the record's name, text and infobox values."""
+    yield None, record.get("name") or ""
+    yield None, record.get("text") or ""
+    yield from ((key, str(value)) for key, value in (record.get("infobox") or {}).items())
 
 
 def find_leaks(originals: list[dict], anonymized: list[dict]) -> dict[str, list[str]]:

@@ -12,7 +12,9 @@ so a name matches its mentions however they are written:
   "jean-pierre" "jean" and "pierre", "sergio herrera2010.jpg" "sergio", "herrera", "2010" and "jpg".
 
 The word tables (titles, suffixes, particles, function words, weekdays, letters) live in ``name_words.yaml``; the
-words labels are read from come from :mod:`needlework.labels.vocabulary`.
+words labels are read from come from :mod:`needlework.labels.vocabulary` (the same tables the label parsers read),
+as :data:`PROTECTED_WORDS` and :data:`PROTECTED_PHRASES` (read anywhere in a record) and :data:`FIELD_PROTECTED`
+(read only in the values of some infobox keys).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from importlib import resources
 import regex
 import yaml
 
-from needlework.labels.vocabulary import PLACE_TERMS, TERMS
+from needlework.labels.vocabulary import FIELD_TERMS, LEAD_VERBS, PLACE_TERMS, TERMS, squash_key
 
 PART = regex.compile(r"[\p{L}\p{M}]+|\p{N}+")  # a part: letters with their marks, or digits
 _MARKS = regex.compile(r"\p{M}+")
@@ -38,6 +40,7 @@ _TABLES = _tables()
 TITLES: frozenset[str] = frozenset(_TABLES["titles"])
 SUFFIXES: frozenset[str] = frozenset(_TABLES["suffixes"])
 PARTICLES: frozenset[str] = frozenset(_TABLES["particles"])
+STOPWORDS: frozenset[str] = frozenset(_TABLES["stopwords"])
 _LETTERS: dict[str, str] = _TABLES["letters"]
 _LETTER_TABLE = str.maketrans(_LETTERS)
 
@@ -61,16 +64,27 @@ def keys(text: str) -> list[str]:
 
 _LABEL_TERMS = {tuple(keys(term)) for term in TERMS} - {()}
 PROTECTED_WORDS: frozenset[str] = frozenset(
-    {*_TABLES["stopwords"], *_TABLES["weekdays"], *(term[0] for term in _LABEL_TERMS if len(term) == 1)})
+    {*STOPWORDS, *_TABLES["weekdays"], *(term[0] for term in _LABEL_TERMS if len(term) == 1)})
 """Words a name part may also be in ordinary text: function words, weekdays, and every one-word entry of the
-label parsers' tables (:data:`needlework.labels.vocabulary.TERMS`: months and their abbreviations, countries,
-demonyms, date and occupation words). Anonymization never renames them on their own."""
+label parsers' tables read anywhere in a record (:data:`needlework.labels.vocabulary.TERMS`: months and their
+abbreviations, countries, demonyms, the date and lead-sentence words such as "born", "aged", "bc", the sportsperson
+and politician words such as "senator"). Anonymization never renames them on their own."""
 PROTECTED_PHRASES: frozenset[tuple[str, ...]] = frozenset(
     term for term in _LABEL_TERMS | {tuple(keys(place)) for place in PLACE_TERMS} if len(term) > 1)
 """The label parsers' phrases as folded parts ("el salvador", "ice hockey", "prince edward island"): their words
-stay where they occur together ("st louis"), and are names elsewhere ("louis smith"). A one-word place ("lima",
-"sydney") is no protected word: it is read only as a whole part of a birth place, and it is a common name; a
-record whose label its renaming would change is dropped (:mod:`needlework.corpus.facts`)."""
+stay where they occur together ("st louis"), and are names elsewhere ("louis smith")."""
+FIELD_PROTECTED: dict[str, frozenset[tuple[str, ...]]] = {
+    key: frozenset(tuple(keys(term)) for term in terms) - {()} for key, terms in FIELD_TERMS.items()}
+"""Squashed infobox key -> the words and phrases (folded parts) the label parsers read only in its values: the
+places in a birth place ("lima", "sydney"), the office words in an ``office`` value ("speaker", "bishop"). They are
+never renamed in those values, and are names anywhere else: a one-word place or office word is a common name
+("florence", "bishop"), and renaming it where no parser reads it changes no label."""
+
+
+def field_key(key: object) -> str | None:
+    """The squashed infobox key whose values :data:`FIELD_PROTECTED` protects words in, or None."""
+    squashed = squash_key(str(key))
+    return squashed if squashed in FIELD_PROTECTED else None
 
 
 # ---- the names of a record -------------------------------------------------------------------------------------
@@ -80,7 +94,8 @@ NAME_KEYS: tuple[str, ...] = ("name", "article_title", "birth_name", "birthname"
 _PARENTHETICAL = regex.compile(r"\([^)]*\)")
 # "robert ( bobby ) jones": a parenthesised word or three of letters only, inside the name a text opens with
 _NAME_IN_PARENS = regex.compile(r"\(\s*((?:[\p{L}\p{M}'’.\-\"`]+\s+){0,3}[\p{L}\p{M}'’.\-\"`]+)\s*\)")
-_LEAD_END = regex.compile(r"[(,;:]|\s(?:is|was|are|were)\s")  # where the name at the start of a text ends
+# where the name at the start of a text ends: a bracket or punctuation, or the lead sentence's verb ("... is a")
+_LEAD_END = regex.compile(rf"[(,;:]|\s(?:{'|'.join(sorted(LEAD_VERBS))})\s")
 MAX_LEAD_TOKENS = 8
 _NOT_NAMES = PROTECTED_WORDS | TITLES
 

@@ -19,16 +19,28 @@ import calendar
 import re
 
 from needlework.labels.schema import Date
-from needlework.labels.vocabulary import DATE_FILLERS, DATE_MARKERS, FLORUIT, MONTHS, undo_brackets
+from needlework.labels.vocabulary import (AGES, APPROXIMATE, DATE_FILLERS, DATE_MARKERS, DATE_TEMPLATE_FLAGS,
+                                          DATE_TEMPLATES, ERAS_AD, ERAS_AD_BEFORE_YEAR, ERAS_BC, FLORUIT, MONTHS,
+                                          undo_brackets, words_pattern)
 
 _MAX_YEAR = 2100
-_APPROXIMATE = frozenset({"c", "ca", "circa"})
-_AGE = re.compile(r"\(\s*(?:aged?|at age)\b[^()]*\)|\baged?\s+(?:c\s*\.?\s*)?\d{1,3}\b(?!\s*\d)")
-_TEMPLATE_WORDS = re.compile(r"\b(?:birth|death)[ _](?:date|year)(?:[ _]and[ _]age)?\b|\b[dm]f\s*=\s*\w+")
-# Eras right after a number ("44 bc", "44 b.c.e.", "79 a.d.", "79 ce") or "ad" right before one ("ad 79").
-_BC = re.compile(r"(?<=\d)\s*b\s*\.?\s*c\s*\.?(?:\s*e\s*\.?)?(?![a-z])")
+_AGES = words_pattern(AGES, r"\s+")
+_AGE = re.compile(rf"\(\s*(?:{_AGES})\b[^()]*\)"
+                  rf"|\b(?:{_AGES})\s+(?:(?:{words_pattern(APPROXIMATE)})\s*\.?\s*)?\d{{1,3}}\b(?!\s*\d)")
+_TEMPLATE_WORDS = re.compile(rf"\b(?:{words_pattern(DATE_TEMPLATES, '[ _]')})\b"
+                             rf"|\b(?:{words_pattern(DATE_TEMPLATE_FLAGS)})\s*=\s*\w+")
+
+
+def _era(words: tuple[str, ...]) -> str:
+    """An alternation of era abbreviations written with or without dots and spaces: "bc" -> "b.c.", "b. c"."""
+    dotted = r"\s*\.?\s*"
+    return "|".join(dotted.join(map(re.escape, word)) + r"\s*\.?" for word in sorted(words, key=lambda w: -len(w)))
+
+
+# Eras right after a number ("44 bc", "44 b.c.e.", "79 a.d.", "79 ce") or right before one ("ad 79").
+_BC = re.compile(rf"(?<=\d)\s*(?:{_era(ERAS_BC)})(?![a-z])")
 _BC_WORD, _AD_WORD = "beforechrist", "annodomini"  # what _clean writes for them (no real word is either)
-_AD = re.compile(r"(?<=\d)\s*(?:a\s*\.?\s*d\s*\.?|c\s*\.?\s*e\s*\.?)(?![a-z])|\ba\s*\.?\s*d\s*\.?(?=\s*\d)")
+_AD = re.compile(rf"(?<=\d)\s*(?:{_era(ERAS_AD)})(?![a-z])|\b(?:{_era(ERAS_AD_BEFORE_YEAR)})(?=\s*\d)")
 _TOKEN = re.compile(
     r"(?P<iso>\d{3,4}-\d{1,2}-\d{1,2})(?!\d)"
     r"|(?P<ym>\d{4}-\d{2})(?![\d-])"
@@ -173,7 +185,7 @@ def parse_date(value: str | None) -> Date:
         return Date()
     tokens = _tokens(_clean(value))
     bc = ("word", _BC_WORD) in tokens
-    words = [t for kind, t in tokens if kind == "word" and t not in _APPROXIMATE | DATE_MARKERS]
+    words = [t for kind, t in tokens if kind == "word" and t not in APPROXIMATE | DATE_MARKERS]
     if words and words[0] in FLORUIT:
         return Date()
     found = _Scanner(tokens).first() or Date()

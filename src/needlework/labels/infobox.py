@@ -39,32 +39,11 @@ from needlework.labels.dates import parse_date
 from needlework.labels.schema import Date, Label
 from needlework.progress import progress
 
-# --- sportsperson -----------------------------------------------------------------------------------------
-SPORT_KEYS = frozenset(
-    "caps goals clubs currentclub clubnumber youthclubs youthyears youthcaps youthgoals nationalteam nationalcaps "
-    "nationalgoals nationalyears pcupdate ntupdate managerclubs manageryears sport team teams currentteam "
-    "formerteams pastteams league debutyear debutdate debutteam debutleague finalyear finaldate finalteam "
-    "finalleague statlabel statvalue statleague bats throws shoots catches draft draftyear draftround draftpick "
-    "draftedby draftteam batting bowling testcap odicap testdebutdate odidebutdate internationalspan "
-    "medaltemplates turnedpro plays careerprizemoney singlesrecord singlestitles highestsinglesranking "
-    "doublesrecord doublestitles highestdoublesranking boxrec ko weightclass ringname billedheight billedweight "
-    "billedfrom proteams amateurteams ridertype poles fastestlaps firstrace lastrace firstwin lastwin podiums "
-    "carnumber prowins majorwins ruposition ruclubyears ruproclubs ruclubcaps ruclubpoints runationalteam "
-    "runationalcaps rlposition rlclub rlyears originalteam careerhighlights coachteams coachyears playingyears "
-    "playingteams ntlteam playedfor olympics personalbest pb worlds".split()
-)
-CAREER_KEYS = frozenset(
-    "position height weight heightft heightin heightm heightcm weightlb weightkg college highschool number "
-    "years club highlights role event coach discipline wins losses draws total reach stance championships "
-    "debut retired starts series careerstart careerend".split()
-)
+# --- sportsperson ---------------------------------------------------------------------------------------------
+_KEYS = vocabulary.INFOBOX_KEYS
+SPORT_KEYS, CAREER_KEYS = _KEYS["sport_keys"], _KEYS["career_keys"]
 _OCC = vocabulary.OCCUPATIONS
-
-
-def _any(words: list[str]) -> str:
-    """A regex alternation of ``words``, longest first ("rugby union" before "rugby")."""
-    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
-
+_any = vocabulary.words_pattern
 
 _SPORT_PHRASE = re.compile(
     rf"\b(?:{_any(_OCC['sports'])}) (?:{_any(_OCC['sport_roles'])})s?\b"
@@ -74,55 +53,46 @@ _SPORT_PHRASE = re.compile(
 )
 SPORT_WORDS = frozenset(_OCC["sport_nouns"] + [noun + "s" for noun in _OCC["sport_nouns"]])  # "footballers"
 
-# --- politician -------------------------------------------------------------------------------------------
-POLITICAL_KEYS = frozenset(
-    "party otherparty constituency constituencymp constituencyam constituencymsp riding electorate majority "
-    "parliament statesenate statehouse stateassembly statedelegate".split()
-)
-OFFICE_KEYS = frozenset({"office", "jr/sr", "jrsr"})
-OCCUPATION_KEYS = frozenset({"occupation", "occupations", "profession", "laterwork"})
+# --- politician ------------------------------------------------------------------------------------------------
+POLITICAL_KEYS, OFFICE_KEYS, OCCUPATION_KEYS = _KEYS["political_keys"], _KEYS["office_keys"], _KEYS["occupation_keys"]
+
+
+def _unless(phrases: list[str], exceptions: list[str]) -> str:
+    """An alternation of ``phrases`` (longest first), each one not where it starts one of ``exceptions``:
+    "minister of" with the exception "minister of religion" -> ``minister\ of(?!\ religion\b)``."""
+    out = []
+    for phrase in sorted(set(phrases), key=lambda p: (-len(p), p)):
+        rests = [e[len(phrase):] for e in exceptions if e.startswith(phrase + " ")]
+        out.append(re.escape(phrase) + (rf"(?!(?:{'|'.join(map(re.escape, rests))})\b)" if rests else ""))
+    return "|".join(out)
+
+
+def _vetoed(word: str, vetoes: list[str]) -> str:
+    """``word`` unless one of ``vetoes`` comes later in the text: "governor" but not "governor of the reserve bank"."""
+    return rf"{re.escape(word)}(?!.*\b(?:{_any(vetoes)})\b)"
+
+
+_VETOES = _OCC["political_office_vetoes"]
+_OFFICES = [office for office in _OCC["political_offices"] if office not in _VETOES]
 _STRONG_OFFICE = re.compile(
-    r"\b(?:parliament\w*|senat(?:e|or|orial)|congress(?:man|woman|ional)?|minister(?! of religion)|ministry|"
-    r"mayor\w*|legislat\w*|assembly\w*|councill?or|house of (?:representatives|commons|lords|delegates|keys|"
-    r"burgesses)|representatives?|mp|mpp|mla|mlc|mep|msp|td|duma|bundestag|reichstag|landtag|knesset|riksdag|"
-    r"storting|folketing|eduskunta|sejm|rada|sabha|dail|seanad|oireachtas|cortes|premier|taoiseach|tanaiste|"
-    r"head of (?:state|government)|cabinet|attorney general|alderman|selectman|reeve|burgomaster|opposition|"
-    r"party|politburo|deputies|governor(?!.*\b(?:bank|reserve|monetary)\b))\b"
+    rf"\b(?:{'|'.join(_vetoed(word, vetoes) for word, vetoes in _VETOES.items())}"
+    rf"|{_unless(_OFFICES, _OCC['political_office_exceptions'])})\b"
 )
-_AMBIGUOUS_OFFICE = re.compile(r"\b(?:president|chancellor|secretary|council|speaker)\b")
-_NOT_POLITICAL = re.compile(
-    r"\b(?:universit\w*|college|school|academy|institut\w*|society|compan\w*|corporation|inc|ltd|bank|club|"
-    r"association|federation|foundation|museum|justice|olympic|fifa|uefa|trade union|students|orchestra|"
-    r"conference|red cross|league|fund|board of (?:directors|trustees|regents|governors))\b"
-)
-_RELIGIOUS_OR_JUDICIAL = re.compile(
-    r"\b(?:church|bishop|archbishop|diocese|archdiocese|synod|cardinal|pope|abbot|abbess|priest|rabbi|imam|"
-    r"court|judge)\b"
-)
+_AMBIGUOUS_OFFICE = re.compile(rf"\b(?:{_any(_OCC['ambiguous_offices'])})\b")
+_NOT_POLITICAL = re.compile(rf"\b(?:{_any(_OCC['not_political'])})\b")
+_RELIGIOUS_OR_JUDICIAL = re.compile(rf"\b(?:{_any(_OCC['religious_or_judicial'])})\b")
 _POLITICIAN_PHRASE = re.compile(
-    r"\b(?:politicians?|statesman|stateswoman|legislator|lawmaker|senator|congressman|congresswoman|"
-    r"assemblyman|assemblywoman|alderman|councill?or|mayor|mp|mep|mla|member of parliament|"
-    r"member of the (?:[a-z']+ ){0,6}?(?:parliament|house of (?:representatives|commons|lords|delegates)|senate|"
-    r"legislature|legislative (?:assembly|council)|national assembly|state assembly|congress|bundestag|reichstag|"
-    r"duma|knesset|riksdag|storting|folketing|sejm|diet|lok sabha|rajya sabha|chamber of deputies)|"
-    r"prime minister|(?:cabinet|government|foreign|finance|defen[cs]e|deputy|chief) minister|"
-    r"minister (?:of|for) (?!religion)|governor of (?!the (?:bank|reserve|central bank))|head of state|"
-    r"president of (?:the united states|the republic)|premier of)"
+    rf"\b(?:{_unless(_OCC['politician_words'], _OCC['politician_exceptions'])}"
+    rf"|member of the (?:[a-z']+ ){{0,6}}?(?:{_any(_OCC['chambers'])})"
+    rf"|(?:{_any(_OCC['minister_kinds'])}) minister)\b"
 )
 
-# --- the first sentence -----------------------------------------------------------------------------------
-_VERBS = frozenset({"is", "was", "are", "were"})
-_ARTICLES = frozenset({"a", "an", "the"})
-_STOP = frozenset({"in", "from", "of", "who", "which", "that", "for", "with", "at", "on", "by", "and", ",", ";", "("})
+# --- the first sentence ----------------------------------------------------------------------------------------
 _DEMONYM_WINDOW = 6
 _CLAUSE_WORDS = 40
-_RANGE = re.compile(r"\s(?:--|-|to)\s|\s*[\u2013\u2014]\s*")
+_RANGE = re.compile(rf"\s(?:{_any(vocabulary.RANGE_WORDS)})\s|\s*[\u2013\u2014]\s*")
 _WORD = re.compile(r"[a-z][a-z'-]*")
-
-
-def squash_key(key: str) -> str:
-    """An infobox key as compared here: "term_start2" -> "termstart", "Current Club" -> "currentclub"."""
-    return re.sub(r"\d+$", "", re.sub(r"[\s_\-]+", "", key.lower()))
+squash_key = vocabulary.squash_key
 
 
 def _fields(infobox: dict[str, Any]) -> dict[str, list[str]]:
@@ -160,7 +130,7 @@ def lead(text: str) -> tuple[str, list[str]]:
             depth -= 1
         elif depth:
             parens[-1].append(word)
-        elif word in _VERBS:
+        elif word in vocabulary.LEAD_VERBS:
             verb = i
             break
     paren = " ".join(parens[0]) if parens else ""
@@ -176,14 +146,15 @@ def dates_from_lead(paren: str) -> tuple[Date, Date]:
     parenthesis says "born" elsewhere ("( born john smith ; 14 june 1950 )").
     """
     birth, death = Date(), Date()
-    says_born = bool(re.search(r"\s(?:born|b\.)\s", f" {paren} "))
+    says_born = not vocabulary.BIRTH_MARKERS.isdisjoint(paren.split())
     for part in paren.split(";"):
         if not re.search(r"\d", part):
             continue
+        words = set(part.split())
         part = f" {part.strip()} "
-        if re.search(r"\s(?:born|b\.)\s", part):
+        if not vocabulary.BIRTH_MARKERS.isdisjoint(words):
             birth = birth if birth != Date() else parse_date(part)
-        elif re.search(r"\s(?:died|d\.)\s", part):
+        elif not vocabulary.DEATH_MARKERS.isdisjoint(words):
             death = death if death != Date() else parse_date(part)
         elif _RANGE.search(part):
             first, second = _RANGE.split(part, maxsplit=1)
@@ -196,10 +167,10 @@ def dates_from_lead(paren: str) -> tuple[Date, Date]:
 
 def demonym_from_clause(clause: list[str]) -> str | None:
     """The demonym right after the verb of the first sentence ("is a former swedish ..."), or None."""
-    words = clause[1:] if clause[:1] and clause[0] in _ARTICLES else clause
+    words = clause[1:] if clause[:1] and clause[0] in vocabulary.ARTICLES else clause
     window: list[str] = []
     for word in words[:_DEMONYM_WINDOW]:
-        if word in _STOP:
+        if word in vocabulary.DEMONYM_STOPS:
             break
         window.append(word)
     return nat.scan(" ".join(window), in_prose=True)
