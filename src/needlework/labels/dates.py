@@ -20,8 +20,8 @@ import re
 
 from needlework.labels.schema import Date
 from needlework.labels.vocabulary import (AGES, APPROXIMATE, DATE_FILLERS, DATE_MARKERS, DATE_TEMPLATE_FLAGS,
-                                          DATE_TEMPLATES, ERAS_AD, ERAS_AD_BEFORE_YEAR, ERAS_BC, FLORUIT, MONTHS,
-                                          undo_brackets, words_pattern)
+                                          DATE_TEMPLATES, DECADE_SUFFIXES, ERAS_AD, ERAS_AD_BEFORE_YEAR, ERAS_BC,
+                                          FLORUIT, MONTHS, ORDINAL_SUFFIXES, undo_brackets, words_pattern)
 
 _MAX_YEAR = 2100
 _AGES = words_pattern(AGES, r"\s+")
@@ -45,7 +45,7 @@ _TOKEN = re.compile(
     r"(?P<iso>\d{3,4}-\d{1,2}-\d{1,2})(?!\d)"
     r"|(?P<ym>\d{4}-\d{2})(?![\d-])"
     r"|(?P<dmy>\d{1,2}[./]\d{1,2}[./]\d{4})(?!\d)"
-    r"|(?P<num>\d+)(?P<suffix>st|nd|rd|th|s)?\b"
+    rf"|(?P<num>\d+)(?P<suffix>{words_pattern(ORDINAL_SUFFIXES + DECADE_SUFFIXES)})?\b"
     r"|(?P<word>[a-z]+|\?)"
 )
 
@@ -58,7 +58,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             out.append((match.lastgroup or "word", match.group(0)))
             continue
         suffix = match.group("suffix")
-        out.append(("num" if suffix is None else "decade" if suffix == "s" else "ord", match.group("num")))
+        out.append(("num" if suffix is None else "decade" if suffix in DECADE_SUFFIXES else "ord", match.group("num")))
     return out
 
 

@@ -5,7 +5,9 @@ The tables cover every sovereign state, the UK's constituent countries (england 
 (soviet, yugoslav, prussian, ottoman, ...), and, for birth places only, US states, Canadian provinces,
 Australian states and the capitals and large cities of many countries. The tables are package data files
 (``labels/data/countries.txt``, ``labels/data/places.txt``); each line reads ``canonical demonym: name; name;
-...`` and the canonical demonym always names itself.
+...`` and the canonical demonym always names itself. The other words read here (country names that are ordinary
+English words, places that are a US state and a country, list separators, the words for "unknown") are tables of
+``labels/data/words.yaml``.
 
 Lookups normalise their input: accents stripped, lowercased, dots removed ("u.s." -> "us"), a leading
 "the" and state prefixes ("republic of", "kingdom of", ...) and suffixes ("empire", "ssr") dropped.
@@ -21,16 +23,16 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
-from needlework.labels.vocabulary import COUNTRY_LINES, PLACE_LINES, STATE_PREFIXES, STATE_SUFFIXES, undo_brackets
+from needlework.labels.vocabulary import (AMBIGUOUS_PLACES, COUNTRY_LINES, LIST_WORDS, PLACE_LINES, PROSE_WORDS,
+                                          STATE_PREFIXES, STATE_SUFFIXES, UNKNOWN_NATIONALITY, undo_brackets,
+                                          words_pattern)
 
-# Places whose name is both a US state and a country: a US reading unless another component is the country's.
-_AMBIGUOUS_PLACES: dict[str, tuple[str, str]] = {"georgia": ("american", "georgian")}
+_AMBIGUOUS_PLACES = AMBIGUOUS_PLACES  # place -> (the US reading, the country's demonym)
 
-_SEPARATORS = re.compile(r"\s*(?:,|/|;|&|\band\b|\bor\b)\s*")
+_SEPARATORS = re.compile(rf"\s*(?:,|/|;|&|\b(?:{words_pattern(LIST_WORDS)})\b)\s*")
 _PARENS = re.compile(r"\([^()]*\)")
 _WIKILINK = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]|]*)\]\]")
-# Country names and demonyms that are also ordinary English words: skipped in running text ("a pole vaulter").
-_PROSE_WORDS = frozenset({"us", "pole", "kiwi", "bohemian", "chad", "jordan", "georgia", "turkey", "china", "guinea"})
+_PROSE_WORDS = PROSE_WORDS  # country names and demonyms that are also ordinary English words ("a pole vaulter")
 _MAX_PHRASE = 6
 
 
@@ -182,7 +184,7 @@ def _canonical_text(value: str) -> str:
     return lookup(text) or from_nationality(text) or text
 
 
-_UNKNOWN_WORDS = frozenset({"", "unknown", "na", "n/a", "none", "null", "not stated", "not given", "unspecified"})
+_UNKNOWN_WORDS = frozenset(normalize(word) for word in UNKNOWN_NATIONALITY)
 
 
 def is_recognised(value: str) -> bool:

@@ -78,6 +78,13 @@ LEAD_VERBS: frozenset[str] = frozenset(_WORDS["lead_verbs"])
 """The verbs a biography's lead sentence turns on ("john smith ( ... ) is a ...")."""
 ARTICLES: frozenset[str] = frozenset(_WORDS["articles"])
 DEMONYM_STOPS: frozenset[str] = frozenset(_WORDS["demonym_stops"])
+PROSE_WORDS: frozenset[str] = frozenset(_WORDS["prose_words"])
+AMBIGUOUS_PLACES: dict[str, tuple[str, str]] = {place: tuple(demonyms) for place, demonyms in
+                                                _WORDS["ambiguous_places"].items()}
+LIST_WORDS: tuple[str, ...] = tuple(_WORDS["list_words"])
+UNKNOWN_NATIONALITY: frozenset[str] = frozenset(_WORDS["unknown_nationality"])
+ORDINAL_SUFFIXES: tuple[str, ...] = tuple(_WORDS["ordinal_suffixes"])
+DECADE_SUFFIXES: tuple[str, ...] = tuple(_WORDS["decade_suffixes"])
 STATE_PREFIXES: tuple[str, ...] = tuple(f"{p} " for p in _WORDS["state_prefixes"])
 STATE_SUFFIXES: tuple[str, ...] = tuple(f" {s}" for s in _WORDS["state_suffixes"])
 BRACKETS: tuple[tuple[str, str], ...] = tuple(_WORDS["brackets"].items())
@@ -120,7 +127,8 @@ def _table_terms(table: list | dict) -> list[str]:
 def _terms() -> frozenset[str]:
     words = [*MONTHS, *FLORUIT, *DATE_FILLERS, *BIRTH_MARKERS, *DEATH_MARKERS, *DATE_MARKERS, *RANGE_WORDS, *AGES,
              *ERAS_BC, *ERAS_AD, *ERAS_AD_BEFORE_YEAR, *DATE_TEMPLATES, *DATE_TEMPLATE_FLAGS, *LEAD_VERBS, *ARTICLES,
-             *DEMONYM_STOPS, *_WORDS["state_prefixes"], *_WORDS["state_suffixes"], *(token for token, _ in BRACKETS)]
+             *DEMONYM_STOPS, *PROSE_WORDS, *AMBIGUOUS_PLACES, *LIST_WORDS, *ORDINAL_SUFFIXES, *DECADE_SUFFIXES,
+             *_WORDS["state_prefixes"], *_WORDS["state_suffixes"], *(token for token, _ in BRACKETS)]
     words += [name for demonym, names in COUNTRY_LINES for name in (demonym, *names)]
     words += [term for name, table in OCCUPATIONS.items() if name not in _OFFICE_TABLES for term in _table_terms(table)]
     return frozenset(str(word) for word in words)
