@@ -24,6 +24,14 @@ onstart:
     preflight()
 
 
+onsuccess:  # the configuration's MLflow run FINISHED (again, after a failed run), or FAILED with what failed
+    tracking.end_parent(CFG, ok=True)
+
+
+onerror:
+    tracking.end_parent(CFG, ok=False, log=log)
+
+
 rule all:
     default_target: True
     input:

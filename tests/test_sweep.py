@@ -58,6 +58,9 @@ def test_two_combinations_are_two_child_runs_under_one_sweep_run(sweep):
                 "train.tokens_per_s", "wall_time_s"} <= metrics
         start, end = db.execute("select start_time, end_time from runs where run_uuid = ?", (child,)).fetchone()
         assert end - start > 1000  # the run spans its combination's jobs, not the 20 ms it took to create it
+    for run in (*sweeps, *children):  # nothing failed: the sweep's run and each combination's end FINISHED
+        assert db.execute("select status from runs where run_uuid = ?", (run,)).fetchone() == ("FINISHED",)
+    assert not db.execute("select count(*) from tags where key = 'error'").fetchone()[0]
     sweep_metrics = dict(db.execute("select key, value from latest_metrics where run_uuid = ?", sweeps).fetchall())
     assert sweep_metrics["combinations"] == 2 and 0 <= sweep_metrics["best_objective"] <= 1
     kind = db.execute("select value from experiment_tags where key = 'mlflow.experimentKind'").fetchall()
@@ -177,3 +180,11 @@ def test_an_unknown_key_stops_with_the_nearest_one_before_any_run(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip() == "needlework: config key lora.rr: not in the config (did you mean lora.r?)"
     assert not (tmp_path / "results").exists()
+
+
+def test_a_dry_run_writes_nothing_under_results(tmp_path):
+    results = tmp_path / "elsewhere"
+    result = _sweep_cli(tmp_path, "--dry-run", "-m", "lora=r8,r16", "experiment=tiny_base", f"results_dir={results}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("This was a dry-run") >= 2  # each combination's jobs are shown
+    assert not (tmp_path / "results").exists() and not results.exists()  # no MLflow run, no sweep dir, no logs

@@ -9,10 +9,11 @@ A job returns the objective, the mean accuracy of `finetuned` (of the first eval
 evaluated), so optimising sweepers work:
     python -m needlework.sweep -m hydra/sweeper=optuna hydra.sweeper.direction=maximize 'lora.r=choice(4,8,16)'
 MLflow: one run per sweep; each combination's parent run is its child. The sweep's run (and its Hydra sweep dir)
-gets a table of every combination and their accuracy-vs-length plot after each job.
-Options before the Hydra arguments: `--cores N` (default: all), `--dry-run` (Snakemake -n); `--help` lists them
-with Hydra's own. Hydra's `--cfg job` (`--cfg all`: with Hydra's settings) prints the composed config and runs
-nothing (through Snakemake: `snakemake --config print_config=true overrides="..."`). An override naming a key the
+gets a table of every combination and their accuracy-vs-length plot after each job; it ends FAILED, its `error` tag
+naming each combination that failed and why, when one did (the others still run).
+Options before the Hydra arguments: `--cores N` (default: all), `--dry-run` (Snakemake -n: writes nothing under
+results/, no MLflow run, no sweep dir); `--help` lists them with Hydra's own. Hydra's `--cfg job` (`--cfg all`:
+with Hydra's settings) prints the composed config and runs nothing (through Snakemake: `snakemake --config print_config=true overrides="..."`). An override naming a key the
 config lacks stops before any run, naming the nearest key (`lora.rr=16`: did you mean lora.r?).
 """
 from __future__ import annotations
@@ -21,7 +22,9 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -177,12 +180,17 @@ def main(_: DictConfig) -> float:
     # The combination's MLflow run is named by what the sweep varies (e.g. "lora=r16"), not by every override.
     os.environ[tracking.RUN_NAME_ENV] = " ".join(o for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept)
     started = time.time()
-    run_workflow(overrides, _OPTIONS["cores"], _OPTIONS["dry_run"])
+    sweep_id = os.environ.get(tracking.SWEEP_RUN_ENV)
+    try:
+        run_workflow(overrides, _OPTIONS["cores"], _OPTIONS["dry_run"])
+    except BaseException as exc:  # Snakemake's WorkflowError, a config error's SystemExit, Ctrl-C
+        if sweep_id and tracking.tracking_uri(cfg):
+            tracking.fail_sweep(cfg, sweep_id, os.environ[tracking.RUN_NAME_ENV] or " ".join(overrides), str(exc))
+        raise
     if _OPTIONS["dry_run"]:
         return 0.0
     result = objective(cfg)
     log.info("combination %s: objective %.4f in %.0fs", " ".join(overrides), result, time.time() - started)
-    sweep_id = os.environ.get(tracking.SWEEP_RUN_ENV)
     if sweep_id and tracking.tracking_uri(cfg):
         # The combination's run gets the report's metrics also when nothing had to rerun (all outputs existed).
         summary = json.loads((Paths(cfg).report_dir / SUMMARY).read_text())
@@ -209,12 +217,18 @@ def cli(argv: list[str] | None = None) -> None:
         except ConfigError as exc:
             raise SystemExit(f"needlework: {exc}") from None
     given = {a.split("=", 1)[0].lstrip("+") for a in args}
+    # A dry run keeps Hydra's own files (multirun.yaml, each job's .hydra/ and log) in a scratch dir it removes.
+    scratch = Path(tempfile.mkdtemp(prefix="needlework-dry-run-")) if _OPTIONS["dry_run"] else Path("results")
     defaults = {"hydra.callbacks.needlework_sweep._target_": "needlework.sweep.SweepRun",
-                "hydra.sweep.dir": "results/sweeps/${now:%Y-%m-%d_%H-%M-%S}",
-                "hydra.run.dir": "results/sweeps/run-${now:%Y-%m-%d_%H-%M-%S}"}
+                "hydra.sweep.dir": f"{scratch}/sweeps/${{now:%Y-%m-%d_%H-%M-%S}}",
+                "hydra.run.dir": f"{scratch}/sweeps/run-${{now:%Y-%m-%d_%H-%M-%S}}"}
     extra = [f"+{k}={v}" if "callbacks" in k else f"{k}={v}" for k, v in defaults.items() if k not in given]
     sys.argv = [sys.argv[0], *args, *extra]
-    main()
+    try:
+        main()
+    finally:
+        if _OPTIONS["dry_run"]:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 class _own_hydra:
@@ -229,4 +243,8 @@ class _own_hydra:
 
 
 if __name__ == "__main__":
-    cli()
+    # Run the imported module, not this __main__ copy: Hydra loads the SweepRun callback from `needlework.sweep`,
+    # which must see the options cli() sets (a --dry-run that only __main__ knew created the sweep's MLflow run).
+    from needlework.sweep import cli as _cli
+
+    _cli()

@@ -3,6 +3,7 @@
 An expected failure (bad data or config, an unreachable endpoint, an offline hub model, a missing file) ends the
 step with one line, `needlework: <file>:<line>: <what is wrong> (<what to do>)`, on the console and in the log,
 and no traceback; a bug keeps its traceback (printed once). `NEEDLEWORK_DEBUG=1` shows tracebacks for all.
+The step's MLflow run (needlework.tracking.stage_run) ends FAILED with that line (`one_line`) as its `error` tag.
 """
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.filename}: file not found (check the path in the config, or build what makes it first)"
     return " ".join(str(exc).split())
+
+
+def one_line(exc: BaseException) -> str:
+    """Any failure as one line (a failed step's MLflow `error` tag): an expected one as the step prints it (without
+    the `needlework: ` prefix), a bug as its type and message."""
+    if expected(exc):
+        return describe(exc)
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @contextlib.contextmanager
