@@ -2,10 +2,9 @@
 
 The label is read with the offline infobox labeler (:func:`needlework.labels.infobox.label_from_infobox`, on the
 infobox and the text's first sentence), the same reading the labels stage makes. A record whose label would
-differ after anonymization (a name part that was also a word a label is read from, such as the month in
-"born 12 jan 1950" for "jan kowalski") is dropped by the corpus step, counted and listed with the leaf fields
-that changed, their values before and after.
-"""
+differ after anonymization is dropped by the corpus step, counted and listed with the leaf fields that changed,
+their values before and after. The words the parsers read are protected from renaming (needlework.labels.vocabulary),
+so this is the guard for what the tables do not cover, not the usual path."""
 from __future__ import annotations
 
 from needlework.labels.infobox import label_from_infobox
