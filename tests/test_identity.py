@@ -48,8 +48,9 @@ def local(path: Path) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def fresh_memory():
-    """Every test starts as a new process would: nothing remembered in memory."""
+def fresh_memory(tmp_path, monkeypatch):
+    """Every test starts as a new process would: nothing remembered in memory, its own hash cache file."""
+    monkeypatch.setenv(identity.HASH_CACHE_ENV, str(tmp_path / "hash-cache.json"))
     identity._MEMORY.clear()
     identity.hub_revision.cache_clear()
     yield
@@ -76,7 +77,7 @@ def test_a_copy_elsewhere_is_the_same_model_and_new_weights_are_not(tmp_path):
 
 def test_a_file_is_hashed_once_while_its_size_and_mtime_stay(tmp_path, monkeypatch):
     model = copy_model(tmp_path / "m")
-    cache = tmp_path / "results" / "cache" / identity.HASH_CACHE
+    cache = identity.hash_cache()
     hashed = []
     real = identity._sha256
     monkeypatch.setattr(identity, "_sha256", lambda path: hashed.append(path.name) or real(path))
@@ -210,6 +211,28 @@ def test_a_result_folder_says_what_made_it(tmp_path):
     record_provenance(cfg, paths.eval_dir("finetuned"))
     evaluated = json.loads((paths.eval_dir("finetuned") / identity.PROVENANCE).read_text())
     assert evaluated["inputs"]["train"] == paths.k_train and evaluated["config"]["eval"]["scoring"]
+
+
+def test_a_killed_training_resumes_for_the_same_inputs_wherever_the_base_lies(tmp_path):
+    """The resume fingerprint (kept beside the checkpoints): training records by content, the base by identity."""
+    from needlework.training.sft import training_fingerprint
+
+    a, b = copy_model(tmp_path / "a"), copy_model(tmp_path / "b")
+    records = tmp_path / "train.jsonl"
+    records.write_text('{"messages": []}\n')
+    lora, train = {"method": "lora", "r": 8}, {"learning_rate": 1e-3}
+
+    def inputs(model_dir, **changed):
+        settings = {"lora": lora, "train": train, **changed}
+        return training_fingerprint(dict(local(model_dir), name="m"), settings["lora"], settings["train"], records, 0)
+
+    before = inputs(a)
+    assert inputs(b) == before  # the same base elsewhere: the killed run resumes
+    assert inputs(a, train={"learning_rate": 2e-3}) != before
+    change_one_weight(b)
+    assert inputs(b) != before
+    records.write_text('{"messages": [1]}\n')
+    assert inputs(a) != before
 
 
 def test_file_sha256_is_the_plain_sha256(tmp_path):

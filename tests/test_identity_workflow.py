@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from needlework.identity import HASH_CACHE_ENV
 from test_identity import SHIPPED, change_one_weight, change_tokenizer
 from workflow_helpers import SMALL, snakemake
 
@@ -23,7 +24,11 @@ def planned(result) -> dict[str, int]:
 
 
 def dry_run(workdir: Path, model_dir: Path):
-    return snakemake(workdir, "-n", overrides=f"{SMALL} model.path={model_dir}")
+    return snakemake(workdir, "-n", overrides=f"{SMALL} model.path={model_dir}", env=hash_cache(workdir))
+
+
+def hash_cache(workdir: Path) -> dict[str, str]:
+    return {HASH_CACHE_ENV: str(workdir.parent / "hash-cache.json")}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,7 @@ def done(tmp_path_factory):
     model = Path(shutil.copytree(SHIPPED, root / "model"))
     workdir = root / "w"
     result = dry_run(workdir, model)
+    assert not (workdir / "results").exists()  # identities are worked out without writing under results/
     outputs = [out for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M) for out in line.split(", ")]
     assert any(out.startswith("results/identity/") for out in outputs)
     for out in map(workdir.joinpath, outputs):
@@ -42,7 +48,7 @@ def done(tmp_path_factory):
             out.touch()
         else:  # a directory output (adapter, dataset, figures)
             out.mkdir(parents=True, exist_ok=True)
-    touched = snakemake(workdir, "--touch", overrides=f"{SMALL} model.path={model}")
+    touched = snakemake(workdir, "--touch", overrides=f"{SMALL} model.path={model}", env=hash_cache(workdir))
     assert touched.returncode == 0, touched.stderr[-4000:]
     assert planned(dry_run(workdir, model)) == {}
     return root, workdir

@@ -66,7 +66,8 @@ class Keys:
 
 MANIFEST = "SHA256SUMS"  # hashes of a shipped model directory's files (needlework.training.tiny_base writes it)
 REPO_ROOT = Path(__file__).resolve().parents[2]  # relative model paths not found here are looked up in the checkout
-HASH_CACHE = "file_sha256.json"  # the remembered file hashes, in <results_dir>/cache/
+HASH_CACHE = "file_sha256.json"  # the remembered file hashes (:func:`hash_cache`)
+HASH_CACHE_ENV = "NEEDLEWORK_HASH_CACHE"  # names another file for them
 # The files of a model directory that make its tokenizer (prompts are built with it) ...
 TOKENIZER_FILES = ("tokenizer*.json", "tokenizer.model", "*.tiktoken", "spiece.model", "vocab.*", "merges.txt",
                    "special_tokens_map.json", "added_tokens.json", "chat_template*")
@@ -75,9 +76,13 @@ MODEL_FILES = (*TOKENIZER_FILES, "*.safetensors", "*.bin", "*.pt", "*.pth", "*.g
                "config.json", "generation_config.json")
 
 
-def hash_cache(results_dir: str | os.PathLike) -> Path:
-    """The remembered file hashes of a results directory (shared by every experiment writing there)."""
-    return Path(results_dir) / "cache" / HASH_CACHE
+def hash_cache() -> Path:
+    """Where file hashes are remembered: ``$NEEDLEWORK_HASH_CACHE``, else ``needlework/file_sha256.json`` in the
+    user's cache directory (``$XDG_CACHE_HOME``, default ``~/.cache``). One file for every experiment and working
+    directory of the machine (entries are absolute paths), and outside ``results/``: a dry run writes nothing there."""
+    if os.environ.get(HASH_CACHE_ENV):
+        return Path(os.environ[HASH_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "needlework" / HASH_CACHE
 
 
 def local_path(raw: str) -> Path:
@@ -242,7 +247,7 @@ def converted_dir(root: Path, gguf: dict[str, str]) -> Path:
     """Where a packaged GGUF model is converted once (shared by every model config naming the same file)."""
     from needlework.gguf import converted_name
 
-    return Path(root) / "models" / converted_name(gguf, hash_cache(root))
+    return Path(root) / "models" / converted_name(gguf, hash_cache())
 
 
 PROVENANCE = "provenance.json"  # in every result folder: what made it

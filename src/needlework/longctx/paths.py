@@ -27,7 +27,7 @@ class Paths:
         self.cfg = cfg
         root = Path(cfg["results_dir"])
         self.root = root
-        self.hash_cache = hash_cache(root)
+        self.hash_cache = hash_cache()
         self.keys = keys = Keys()
         seed = cfg["seed"]
         data, needles, model, context = cfg["data"], cfg["needles"], cfg["model"], cfg["context"]

@@ -28,7 +28,7 @@ class RaftPaths:
         self.cfg = cfg
         raft, model, seed = cfg["raft"], cfg["model"], cfg["seed"]
         self.root = Path(cfg["results_dir"]) / "raft"
-        self.hash_cache = cache = hash_cache(cfg["results_dir"])
+        self.hash_cache = cache = hash_cache()
         self.keys = keys = Keys()
         ev = raft["eval"]
         self.k_eval_data = keys.key("raft_eval_data", {"eval": {"limit": ev["limit"]}, "seed": seed},

@@ -82,7 +82,7 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
         with timer() as t:
             backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache, rope_from)
             identity = model_identity(resolved_rope(mcfg, rope_from), model_dir, adapter_dir,
-                                      hash_cache(cfg["results_dir"]))
+                                      hash_cache())
             predictions = run_predictions(backend, records, Path(out_predictions), Path(cache), identity)
         failed = [p for p in predictions if p.get("error")]
         if failed:  # an error is not an answer: fail the step; a rerun re-asks only these (the rest is cached)

@@ -68,7 +68,7 @@ def record_identity(cfg: dict[str, Any], model_name: str, out_json: str) -> None
     from needlework.identity import identity_record
 
     mcfg = cfg["model"] if model_name in RESERVED_MODELS else model_config(cfg, model_name)
-    record = identity_record(mcfg["name"], mcfg, hash_cache(cfg["results_dir"]))
+    record = identity_record(mcfg["name"], mcfg, hash_cache())
     write_json(out_json, record)
     log.info("%s: model %s, tokenizer %s", mcfg["name"], record["model"], record["tokenizer"])
 
@@ -93,7 +93,7 @@ def finetune(cfg: dict[str, Any], train_jsonl: str, base_dir: str | None, checkp
             torch.set_num_threads(max(1, threads))
             result = train.finetune(model, cfg["lora"], cfg["train"], Path(train_jsonl), train_dir,
                                     seed=cfg["seed"], report_to=tracking.hf_report_to(cfg),
-                                    hash_cache=hash_cache(cfg["results_dir"]))
+                                    hash_cache=hash_cache())
         if result["tokens_per_s"] > 0:
             from needlework.report.cost import training_cost
 
@@ -120,7 +120,7 @@ def _launch_distributed(cfg: dict[str, Any], model: dict[str, Any], train_jsonl:
     job = train_dir / "job.json"
     write_json(job, {"model": model, "lora": cfg["lora"], "train": cfg["train"], "train_jsonl": str(train_jsonl),
                      "out_dir": str(train_dir), "seed": cfg["seed"], "report_to": tracking.hf_report_to(cfg),
-                     "hash_cache": str(hash_cache(cfg["results_dir"]))})
+                     "hash_cache": str(hash_cache())})
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n_proc)),
                **({"MLFLOW_RUN_ID": run_id} if run_id else {}))
     cmd = [*accelerate_command(n_proc), "-m", "needlework.training.sft", str(job)]
