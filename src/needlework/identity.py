@@ -211,7 +211,7 @@ def hub_revision(repo_id: str, revision: str | None = None) -> str:
     if isinstance(found, str):
         return Path(found).parent.name  # .../snapshots/<commit>/config.json
     log.warning("model %s: revision %r is not in the local hub cache; its results are keyed by the revision name, "
-                "so a new upload under that name is not noticed (download it, or set model.revision to a commit)",
+                "so a new upload under that name is not noticed (download it once with HF_HUB_OFFLINE=0)",
                 repo_id, revision)
     return f"{revision} (unresolved)"
 
