@@ -43,6 +43,13 @@ def test_whole_chain_to_the_report(small_run):
     figures = list((results / "report" / "tiny_base" / "figures").glob("*.png"))
     assert len(figures) >= 4  # accuracy vs length, per field, one heatmap per model
     assert (_only(results / "train", "tiny_base-lora8-*") / "adapter" / "adapter_config.json").exists()
+    # every result folder says what made it: the training its adapter and training settings and the base's content
+    made = json.loads((_only(results / "train", "tiny_base-lora8-*") / "provenance.json").read_text())
+    assert made["config"]["lora"]["r"] == 8 and made["config"]["train"]["max_steps"] == 6
+    assert made["inputs"]["model_identity"].startswith("files:") and made["code"]["git_commit"]
+    for pattern in ("corpus/*", "haystacks/eval-*", "evaluate/finetuned-*", "report/tiny_base-*"):
+        folder = _only(results, pattern)
+        assert folder.name.endswith("-" + json.loads((folder / "provenance.json").read_text())["key"]), folder
 
 
 @pytest.mark.slow
