@@ -57,12 +57,16 @@ def test_every_stage_is_an_mlflow_run(small_run):
     db = sqlite3.connect(small_run / "results" / "mlflow.db")
     stages = {row[0] for row in db.execute("select value from tags where key = 'stage'")}
     # no "model" stage: the default experiment uses the shipped base (models/tiny-base)
-    assert {"corpus", "needles", "labels", "haystacks_train", "haystacks_eval", "train", "evaluate",
+    assert {"identity", "corpus", "needles", "labels", "haystacks_train", "haystacks_eval", "train", "evaluate",
             "report"} <= stages
     train_metrics = {row[0] for row in db.execute(
         "select distinct m.key from metrics m join tags t on m.run_uuid = t.run_uuid "
         "where t.key = 'stage' and t.value = 'train'")}
     assert {"loss", "tokens_per_s"} <= train_metrics  # the Trainer's own logging lands in the step's run
+    identities = dict(db.execute("select p.key, p.value from params p join tags t on p.run_uuid = t.run_uuid "
+                                 "where t.key = 'stage' and t.value = 'identity'").fetchall())
+    assert identities["model_identity"].startswith("files:")  # what the base's weights were, beside its results
+    assert identities["tokenizer_identity"].startswith("files:")
     parents = [row[0] for row in db.execute("select run_uuid from tags where key = 'needlework.parent'")]
     assert len(parents) == 1  # one parent run for the composed configuration ...
     children = {row[0] for row in db.execute("select value from tags where key = 'mlflow.parentRunId'")}

@@ -68,8 +68,10 @@ def record_identity(cfg: dict[str, Any], model_name: str, out_json: str) -> None
     from needlework.identity import identity_record
 
     mcfg = cfg["model"] if model_name in RESERVED_MODELS else model_config(cfg, model_name)
-    record = identity_record(mcfg["name"], mcfg, hash_cache())
-    write_json(out_json, record)
+    with tracking.stage_run(cfg, "identity", Path(out_json).stem, {"model": mcfg["name"]}) as run:
+        record = identity_record(mcfg["name"], mcfg, hash_cache())
+        run.log_params({"model_identity": record["model"], "tokenizer_identity": record["tokenizer"]})
+        write_json(out_json, record)
     log.info("%s: model %s, tokenizer %s", mcfg["name"], record["model"], record["tokenizer"])
 
 
