@@ -7,7 +7,6 @@ random and near-uniform, and LoRA does not train it).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, LlamaForCausalLM
 
+from needlework.config import fingerprint as config_fingerprint
+from needlework.identity import file_sha256
 from needlework.io import InputError, atomic_path
 from needlework.training import loop
 
@@ -72,10 +73,8 @@ def pretrain_tiny(init_dir: Path, texts: list[str], cfg: dict[str, Any], seed: i
     model = LlamaForCausalLM.from_pretrained(str(init_dir))
     blocks = pack(tokenizer, texts, model.config.max_position_embeddings)
     work = Path(f"{out_dir}.work")
-    fingerprint = hashlib.sha256(json.dumps(
-        [cfg, seed, hashlib.sha256(blocks.numpy().tobytes()).hexdigest(),
-         hashlib.sha256((Path(init_dir) / "model.safetensors").read_bytes()).hexdigest()],
-        sort_keys=True).encode()).hexdigest()[:16]
+    fingerprint = config_fingerprint(cfg, seed, hashlib.sha256(blocks.numpy().tobytes()).hexdigest(),
+                                     file_sha256(Path(init_dir) / "model.safetensors"))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         losses = pretrain(model, blocks, steps=cfg["steps"], batch_size=cfg["batch_size"],

@@ -29,7 +29,6 @@ GPU (``workers``), in the training process on a CPU.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -45,10 +44,11 @@ import torch.nn.functional as F
 import transformers
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from needlework.longctx.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
+from needlework.config import fingerprint as config_fingerprint
+from needlework.identity import MANIFEST, file_sha256  # MANIFEST: the files' hashes, checked by tests/test_tiny_base.py
 from needlework.io import InputError, atomic_path, write_json
+from needlework.longctx.haystack import QUESTION, SEPARATOR, SYSTEM_PROMPT
 from needlework.training import loop
-from needlework.identity import MANIFEST  # hashes of the model directory's files, checked by tests/test_tiny_base.py
 
 log = logging.getLogger(__name__)
 
@@ -390,8 +390,7 @@ def prepare(corpus: list[dict], eval_ids: set[str], cfg: dict, native_context: i
     valid = [Examples(tokenizer, valid_bios, names).make(vrng, vrng.randint(native_context // 2, native_context))
              for _ in range(cfg["valid_examples"])]
     schedule = {k: v for k, v in cfg.items() if k not in NOT_IN_FINGERPRINT}
-    fingerprint = hashlib.sha256(json.dumps([schedule, native_context, seed, len(tokenizer), sorted(eval_ids),
-                                             len(bios)], sort_keys=True).encode()).hexdigest()[:16]
+    fingerprint = config_fingerprint(schedule, native_context, seed, len(tokenizer), sorted(eval_ids), len(bios))
     return {"tokenizer": tokenizer, "model": model, "examples": Examples(tokenizer, train_bios, names),
             "valid": valid, "fingerprint": fingerprint, "train_bios": len(train_bios), "valid_bios": len(valid_bios)}
 
@@ -476,7 +475,7 @@ def save(run: dict[str, Any], rows: list[dict], cfg: dict, native_context: int, 
 
 def file_hashes(model_dir: Path) -> dict[str, str]:
     """Relative path -> SHA-256 of every file of a model directory but the manifest itself."""
-    return {str(p.relative_to(model_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {str(p.relative_to(model_dir)): file_sha256(p)
             for p in sorted(Path(model_dir).rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
