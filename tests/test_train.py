@@ -131,7 +131,7 @@ def test_rope_scaling_is_chosen_from_the_data_and_reloads_with_the_adapter(works
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
         workspace["models"][SHORT_NATIVE].resolve())
     model = load_model(cfg, adapter_dir=adapter)
-    rope = model.get_base_model().config.rope_parameters
+    rope = model.config.rope_parameters  # the adapter is folded into the weights for evaluation
     assert (rope["rope_type"], rope["factor"], rope["rope_theta"]) == ("yarn", factor, 10000.0)
     with torch.no_grad():
         logits = model(input_ids=torch.arange(2 * SHORT_NATIVE).unsqueeze(0) % 300).logits
