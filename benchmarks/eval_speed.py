@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument("--per-cell", type=int, default=4, help="prompts per (length, depth)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], help="SmolLM2 dtypes to run")
-    parser.add_argument("--max-new-tokens", type=int, default=80, help="the default experiment's eval cap")
+    parser.add_argument("--max-new-tokens", type=int, default=96, help="the default experiment's eval cap")
     parser.add_argument("--schema", action="store_true",
                         help="the zero-shot prompt (label fields in the system message): answers stop at the end "
                              "token at different lengths; default: the published prompt")

@@ -15,7 +15,7 @@ SMALL = (
     "experiment=tiny_base data.n=300 needles.n_train=40 needles.n_eval=3 needles.max_words=80 "
     "context.lengths=[256,384] context.depths=[0,100] context.needles_per_cell=1 "
     "context.train_lengths=[512] context.train_examples=24 train.max_steps=6 train.save_steps=3 "
-    "train.logging_steps=2 eval.max_new_tokens=16"
+    "train.logging_steps=2"
 )
 
 

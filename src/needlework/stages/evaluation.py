@@ -37,6 +37,19 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
                      schema_in_prompt=bool(mcfg.get("schema_in_prompt")))
 
 
+def check_answer_room(backend, records: list[dict[str, Any]], model_name: str, grid_jsonl: str) -> None:
+    """Stop before the first prompt when ``eval.max_new_tokens`` cannot hold the longest reference answer in this
+    model's tokens: every row would have its longest correct answers cut into parse failures."""
+    from needlework.config import ConfigError
+    from needlework.evaluate.grid import label_of
+
+    needed, cap = backend.answer_room(label_of(r) for r in records)
+    if cap < needed:
+        raise ConfigError(f"eval.max_new_tokens is {cap}, but the longest reference answer in {grid_jsonl} takes "
+                          f"{needed} tokens of {model_name}'s tokenizer (end token included): set "
+                          f"eval.max_new_tokens >= {needed}, or correct answers are cut into parse failures")
+
+
 def resolved_rope(mcfg: dict[str, Any], rope_from: str | None) -> dict[str, Any]:
     """``mcfg`` with a ``rope_scaling: from_finetune`` replaced by the scaling the fine-tune in ``rope_from`` was
     trained with (other configs unchanged)."""
@@ -81,6 +94,8 @@ def evaluate(cfg: dict[str, Any], model_name: str, grid_jsonl: str, model_dir: s
             torch.set_num_threads(max(1, threads))
         with timer() as t:
             backend = make_backend(cfg, mcfg, model_dir, adapter_dir, cache, rope_from)
+            if mcfg["backend"] == "hf":
+                check_answer_room(backend, records, model_name, grid_jsonl)
             identity = model_identity(resolved_rope(mcfg, rope_from), model_dir, adapter_dir,
                                       hash_cache())
             predictions = run_predictions(backend, records, Path(out_predictions), Path(cache), identity)
