@@ -7,7 +7,7 @@ until an end token or ``max_new_tokens``. With left padding, the attention mask 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -41,13 +41,6 @@ class HFBackend:
             raise ValueError("neither the tokenizer nor the model's generation config names an end token")
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stop_ids[0]
-
-    def answer_room(self, references: Iterable[str]) -> tuple[int, int]:
-        """(tokens the longest reference answer needs, including the end token; ``max_new_tokens``). A cap below
-        the first cuts correct answers into parse failures, which would score the model's length limit."""
-        needed = max((len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) + 1 for text in references),
-                     default=0)
-        return needed, self.max_new_tokens
 
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of the chat-templated prompt: every turn but the assistant's, plus the generation prompt."""

@@ -38,12 +38,14 @@ def make_backend(cfg: dict[str, Any], mcfg: dict[str, Any], model_dir: str | Non
 
 
 def check_answer_room(backend, records: list[dict[str, Any]], model_name: str, grid_jsonl: str) -> None:
-    """Stop before the first prompt when ``eval.max_new_tokens`` cannot hold the longest reference answer in this
-    model's tokens: every row would have its longest correct answers cut into parse failures."""
+    """Stop before the first prompt when the local backend's ``max_new_tokens`` cannot hold the longest reference
+    answer in this model's tokens plus its end token: the longest right answers would become parse failures."""
     from needlework.config import ConfigError
     from needlework.evaluate.grid import label_of
+    from needlework.report.cost import count_tokens
 
-    needed, cap = backend.answer_room(label_of(r) for r in records)
+    needed = max(count_tokens([label_of(r) for r in records], None, backend.tokenizer), default=0) + 1
+    cap = backend.max_new_tokens
     if cap < needed:
         raise ConfigError(f"eval.max_new_tokens is {cap}, but the longest reference answer in {grid_jsonl} takes "
                           f"{needed} tokens of {model_name}'s tokenizer (end token included): set "
