@@ -29,11 +29,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
+from needlework.evaluate.grid import label_of  # noqa: E402
 from needlework.evaluate.hf_backend import HFBackend  # noqa: E402
+from needlework.io import read_jsonl  # noqa: E402
+from needlework.longctx.haystack import QUESTION, SEPARATOR  # noqa: E402
 from needlework.models import load_model, load_tokenizer  # noqa: E402
 
 LEAVES = ("sportsperson", "politician")
-QUESTION = "extract information about "
+QUESTION_START, QUESTION_END = QUESTION.split("{name}")
 
 
 def read_records(path: Path, limit: int | None) -> list[dict]:
@@ -44,25 +47,27 @@ def read_records(path: Path, limit: int | None) -> list[dict]:
         data = datasets.load_from_disk(str(path))
         records = list(data["train"] if isinstance(data, datasets.DatasetDict) else data)
     else:
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = list(read_jsonl(path))
     return records[:limit] if limit else records
 
 
 def needle_only(messages: list[dict]) -> list[dict]:
     """The same chat with the user turn cut to the needle's paragraph and the question."""
     user = next(m for m in messages if m["role"] == "user")
-    *paragraphs, question = user["content"].split("\n\n")
-    name = question.split(QUESTION, 1)[1].rstrip(". ").split()
+    *paragraphs, question = user["content"].split(SEPARATOR)
+    if not (question.startswith(QUESTION_START) and question.endswith(QUESTION_END)):
+        raise ValueError(f"not the haystack question: {question!r}")
+    name = question[len(QUESTION_START) : len(question) - len(QUESTION_END)].split()
     own = [p for p in paragraphs
            if p.split(" ( ")[0].split()[:1] == name[:1] and name[-1] in p.split(" ( ")[0].split()]
     if len(own) != 1:
         raise ValueError(f"found {len(own)} paragraphs naming {' '.join(name)!r}")
-    return [dict(m, content=own[0] + "\n\n" + question) if m is user else m for m in messages]
+    return [dict(m, content=own[0] + SEPARATOR + question) if m is user else m for m in messages]
 
 
 def margins(model, tokenizer, backend: HFBackend, record: dict, true_id: int, false_id: int) -> dict[str, float]:
     """logit(" true") - logit(" false") at each boolean leaf's value, under the reference answer's prefix."""
-    answer = record["messages"][-1]["content"]
+    answer = label_of(record)
     prompt = backend.prompt_ids(record["messages"])
     answer_ids = tokenizer.encode(answer, add_special_tokens=False)
     positions = {}
@@ -102,7 +107,7 @@ def main() -> None:
         for record in read_records(path, args.limit):
             if args.needle_only:
                 record = dict(record, messages=needle_only(record["messages"]))
-            label = json.loads(record["messages"][-1]["content"])
+            label = json.loads(label_of(record))
             for leaf, margin in margins(model, tokenizer, backend, record, true_id, false_id).items():
                 rows[leaf].append((bool(label[leaf]), margin))
         for leaf, pairs in rows.items():
