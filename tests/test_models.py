@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,53 @@ def test_missing_base_path_names_the_config_key(tmp_path):
 def test_hub_id_missing_offline_is_a_clear_error():
     with pytest.raises(InputError, match="model.path.*no-such-org/no-such-model"):
         load_tokenizer(model_cfg("no-such-org/no-such-model"))
+
+
+def hub_cache_with_two_commits(tiny_dir: Path, hub: Path) -> tuple[str, str]:
+    """A local Hugging Face cache (the layout `hf download` writes) holding `org/tiny` at two commits: `main`
+    points at the newer, whose one weight differs; the tag `v1` at the older."""
+    from safetensors.torch import load_file, save_file
+
+    repo, old, new = hub / "models--org--tiny", "a" * 40, "b" * 40
+    for commit in (old, new):
+        shutil.copytree(tiny_dir, repo / "snapshots" / commit)
+    weights = repo / "snapshots" / new / "model.safetensors"
+    state = load_file(weights)
+    state["lm_head.weight"] = state["lm_head.weight"] + 1.0
+    save_file(state, weights, metadata={"format": "pt"})
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(new)
+    (repo / "refs" / "v1").write_text(old)
+    return old, new
+
+
+def test_a_pinned_hub_revision_loads_that_commit_offline_and_keys_results_by_it(tiny_dir, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from needlework.identity import hub_revision, model_identity
+    from needlework.stages.preflight import uncached_hub_models
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    old, new = hub_cache_with_two_commits(tiny_dir, tmp_path / "hub")
+    hub_revision.cache_clear()
+    local = load_model(model_cfg(tiny_dir)).lm_head.weight
+    latest = load_model(model_cfg("org/tiny")).lm_head.weight
+    pinned = load_model(model_cfg("org/tiny", revision="v1")).lm_head.weight
+    assert torch.equal(pinned, local) and torch.equal(latest, local + 1.0)
+    assert load_tokenizer(model_cfg("org/tiny", revision=old)).chat_template
+    assert model_identity(model_cfg("org/tiny")) == f"hub:org/tiny@{new}"
+    assert model_identity(model_cfg("org/tiny", revision="v1")) == f"hub:org/tiny@{old}"
+
+    # a revision the cache lacks stops before any job, with the command that fetches it
+    problems = uncached_hub_models({"model.path": model_cfg("org/tiny", revision="v2"),
+                                    "model 'other' path": model_cfg("org/tiny", revision="v1")})
+    assert len(problems) == 1 and "'v2'" in problems[0] and "hf download org/tiny --revision v2" in problems[0]
+    with pytest.raises(InputError, match="org/tiny.*revision 'v2'.*model.revision"):
+        load_model(model_cfg("org/tiny", revision="v2"))
+    # a local directory has no revision to pin
+    with pytest.raises(InputError, match="model.revision: 'v1' pins a version of a hub model"):
+        load_model(model_cfg(tiny_dir, revision="v1"))
+    hub_revision.cache_clear()
 
 
 def test_relative_local_path_becomes_absolute(tiny_dir, monkeypatch):

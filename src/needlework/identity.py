@@ -35,13 +35,13 @@ def semantic(section: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in section.items() if k not in _CALL_KEYS_NOT_IN_HASH}
 
 
-# Where a model's or a data source's files are: their identity stands for them in keys, so a copy elsewhere
-# changes no result.
-_LOCATION_KEYS = ("path", "gguf")
+# Where a model's or a data source's files are, and which version of them (a hub model's revision): their identity
+# stands for them in keys, so a copy elsewhere changes no result, nor does pinning the commit a branch points at.
+_LOCATION_KEYS = ("path", "gguf", "revision")
 
 
 def settings(section: dict[str, Any]) -> dict[str, Any]:
-    """A model or data config without the keys that only say where its files are."""
+    """A model or data config without the keys that only say where its files are (or which version)."""
     return {k: v for k, v in section.items() if k not in _LOCATION_KEYS}
 
 
@@ -192,13 +192,12 @@ def _identity(model: dict[str, Any], patterns: tuple[str, ...], cache: str | os.
     local = local_path(raw)
     if local.is_dir():
         return f"files:{directory_identity(local, patterns, cache)}"
-    return f"hub:{raw}@{hub_revision(str(raw))}"
+    return f"hub:{raw}@{hub_revision(str(raw), model.get('revision'))}"
 
 
-@lru_cache(maxsize=64)
-def hub_revision(repo_id: str, revision: str | None = None) -> str:
-    """The commit a hub model's ``revision`` (default ``main``) resolves to, read offline from the local hub cache
-    (``refs/<revision>`` of its snapshot); the revision as configured, with a warning, when it is not cached."""
+def cached_commit(repo_id: str, revision: str | None = None) -> str | None:
+    """The commit a hub model's ``revision`` (a branch, tag or commit; default ``main``) resolves to, read offline
+    from the local hub cache (``refs/<revision>`` of its snapshot); None when it is not cached there."""
     revision = revision or "main"
     if re.fullmatch(r"[0-9a-f]{40}", revision):
         return revision
@@ -208,12 +207,19 @@ def hub_revision(repo_id: str, revision: str | None = None) -> str:
         found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
     except (ImportError, ValueError, OSError):  # not a valid repo id, or no hub client
         found = None
-    if isinstance(found, str):
-        return Path(found).parent.name  # .../snapshots/<commit>/config.json
+    return Path(found).parent.name if isinstance(found, str) else None  # .../snapshots/<commit>/config.json
+
+
+@lru_cache(maxsize=64)  # its warning once per model and process
+def hub_revision(repo_id: str, revision: str | None = None) -> str:
+    """:func:`cached_commit`, or the revision as configured, with a warning, when it is not cached."""
+    commit = cached_commit(repo_id, revision)
+    if commit:
+        return commit
     log.warning("model %s: revision %r is not in the local hub cache; its results are keyed by the revision name, "
-                "so a new upload under that name is not noticed (download it once with HF_HUB_OFFLINE=0)",
-                repo_id, revision)
-    return f"{revision} (unresolved)"
+                "so a new upload under that name is not noticed (download it once with HF_HUB_OFFLINE=0, or pin "
+                "model.revision to a commit)", repo_id, revision or "main")
+    return f"{revision or 'main'} (unresolved)"
 
 
 def data_identity(raw: str | os.PathLike | None, cache: str | os.PathLike | None = None) -> str | None:
@@ -239,7 +245,7 @@ def identity_record(name: str, model: dict[str, Any], cache: str | os.PathLike |
     elif model.get("gguf"):
         record["gguf"] = dict(model["gguf"])
     elif model.get("path"):
-        record["hub"] = {"repo": model["path"], "revision": "main"}  # what loading it reads
+        record["hub"] = {"repo": model["path"], "revision": model.get("revision") or "main"}  # what loading reads
     return record
 
 

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from needlework.io import InputError, atomic_path, write_json
-from needlework.identity import local_path
+from needlework.identity import cached_commit, local_path
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,9 @@ def model_path(model_cfg: dict) -> str:
     if local.exists():
         if not local.is_dir():
             raise InputError(f"config key model.path: {raw} is a file, expected a model directory or a hub id")
+        if model_cfg.get("revision"):
+            raise InputError(f"config key model.revision: {model_cfg['revision']!r} pins a version of a hub model, "
+                             f"but model.path {raw} is a local directory (its files are its version); remove it")
         return str(local.resolve())
     if local.is_absolute() or str(raw).startswith((".", "~")) or str(raw).count("/") > 1:
         raise InputError(f"config key model.path: model directory {raw} does not exist")
@@ -116,7 +119,7 @@ def load_tokenizer(model_cfg: dict) -> Any:
     generation needs; the training collator pads on its own.
     """
     path = model_path(model_cfg)
-    tokenizer = _from_pretrained(AutoTokenizer, path)
+    tokenizer = _from_pretrained(AutoTokenizer, path, **hub_revision_kwargs(model_cfg, path))
     if model_cfg.get("chat_template"):
         tokenizer.chat_template = model_cfg["chat_template"]
     if not tokenizer.chat_template:
@@ -195,10 +198,12 @@ def load_model(
             raise InputError(f"config key model.rope_scaling: model {model_cfg.get('name')!r} takes its RoPE scaling "
                              "from the fine-tune, but no fine-tune was given (evaluate it beside `finetuned`)")
 
-    config = _from_pretrained(AutoConfig, path)
+    revision = hub_revision_kwargs(model_cfg, path)
+    config = _from_pretrained(AutoConfig, path, **revision)
     if rope_scaling is not None:
         apply_rope_scaling(config, rope_scaling)
-    kwargs: dict[str, Any] = {"config": config, "dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+    kwargs: dict[str, Any] = {"config": config, "dtype": dtype if dtype == "auto" else getattr(torch, dtype),
+                              **revision}
     if model_cfg.get("attn_implementation"):
         kwargs["attn_implementation"] = model_cfg["attn_implementation"]
     if quantization is not None:
@@ -297,12 +302,24 @@ def _stored_rope(adapter_dir: Path, requested: dict | None) -> dict | None:
     return stored
 
 
+def hub_revision_kwargs(model_cfg: dict, path: str) -> dict[str, str]:
+    """``revision=`` for a hub model: the commit that its ``model.revision`` (a branch, tag or commit; default
+    ``main``) resolves to in the local hub cache, so that what loads is what the results are keyed by
+    (needlework.identity), even if the branch moves meanwhile; the revision as configured when it is not cached.
+    Nothing for a local directory (:func:`model_path` makes those absolute)."""
+    if Path(path).is_absolute():
+        return {}
+    revision = cached_commit(path, model_cfg.get("revision")) or model_cfg.get("revision")
+    return {"revision": revision} if revision else {}
+
+
 def _from_pretrained(cls: Any, path: str, **kwargs: Any) -> Any:
     """``cls.from_pretrained(path)`` with a message naming ``model.path`` when nothing loadable is there."""
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as exc:
+        at = f" at revision {kwargs['revision']!r} (config key model.revision)" if kwargs.get("revision") else ""
         raise InputError(
-            f"config key model.path: cannot load {path!r} ({str(exc).splitlines()[0]}); give an existing model "
+            f"config key model.path: cannot load {path!r}{at} ({str(exc).splitlines()[0]}); give an existing model "
             "directory or a hub id that is in the local Hugging Face cache (jobs run offline)"
         ) from None

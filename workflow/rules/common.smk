@@ -135,7 +135,7 @@ def job_needs(jobs):
             model = model_config(CFG, name)
             endpoints.append(endpoint(f"model '{name}'", model))
             if model["backend"] == "hf" and model.get("path") and not model.get("gguf"):
-                hub_models["model.path" if name in ("base", "finetuned") else f"model '{name}' path"] = model["path"]
+                hub_models["model.path" if name in ("base", "finetuned") else f"model '{name}' path"] = model
     return [e for e in endpoints if e], hub_models
 
 

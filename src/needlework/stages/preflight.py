@@ -45,9 +45,9 @@ def endpoint(where: str, model_or_labeler: dict[str, Any]) -> Endpoint | None:
 
 
 def check_before_run(cfg: dict[str, Any], endpoints: list[Endpoint], needs_training: bool = True,
-                     hub_models: dict[str, str] | None = None) -> None:
+                     hub_models: dict[str, dict[str, Any]] | None = None) -> None:
     """Raise ConfigError naming the variable or key for: unset API keys and unreachable endpoints (of the jobs about
-    to run), hub models (config key -> hub id) that offline jobs cannot load, missing local model paths, QLoRA
+    to run), hub models (config key -> model config) that offline jobs cannot load, missing local model paths, QLoRA
     without a CUDA GPU (when a job fine-tunes)."""
     missing = {e.api_key_env: e.key("api_key_env") for e in endpoints
                if e.api_key_env and not os.environ.get(e.api_key_env)}
@@ -68,16 +68,22 @@ def check_before_run(cfg: dict[str, Any], endpoints: list[Endpoint], needs_train
                               "which needs a CUDA GPU; use lora=r16 (or another LoRA) on this machine")
 
 
-def uncached_hub_models(hub_models: dict[str, str]) -> list[str]:
-    """Hub ids (by config key) that jobs, which run offline, will not find in the local Hugging Face cache."""
+def uncached_hub_models(hub_models: dict[str, dict[str, Any]]) -> list[str]:
+    """Hub models (model configs by the config key of their path) that jobs, which run offline, will not find in
+    the local Hugging Face cache at their ``revision``."""
     if not hub_offline():
         return []
-    from huggingface_hub import try_to_load_from_cache
+    from needlework.identity import cached_commit
 
-    return [f"config key {where}: {path} is not in the local Hugging Face cache and jobs run offline (download it "
-            f"once: HF_HUB_OFFLINE=0 hf download {path}; or run with HF_HUB_OFFLINE=0)"
-            for where, path in hub_models.items() if _is_hub_id(path)
-            and not isinstance(try_to_load_from_cache(path, "config.json"), str)]
+    problems = []
+    for where, model in hub_models.items():
+        path, revision = model["path"], model.get("revision")
+        if _is_hub_id(path) and not cached_commit(path, revision):
+            at, flag = (f" at revision {revision!r}", f" --revision {revision}") if revision else ("", "")
+            problems.append(f"config key {where}: {path}{at} is not in the local Hugging Face cache and jobs run "
+                            f"offline (download it once: HF_HUB_OFFLINE=0 hf download {path}{flag}; or run with "
+                            "HF_HUB_OFFLINE=0)")
+    return problems
 
 
 def _is_hub_id(path: str) -> bool:
