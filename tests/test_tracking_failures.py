@@ -104,3 +104,31 @@ def test_a_dry_run_writes_nothing_under_results(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "This was a dry-run" in result.stdout
     assert not results.exists() and not (tmp_path / "w" / "results").exists()
+
+
+STOPPED_STEP = """
+import json, sys, time
+from needlework import tracking
+from needlework.stages.runtime import step_log
+
+cfg = json.loads(open(sys.argv[1]).read())
+tracking.init(cfg)
+with step_log(sys.argv[2]), tracking.stage_run(cfg, "train", "k", {}):
+    print("training", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_step_stopped_by_sigterm_ends_its_run_killed_with_one_line(cfg, tmp_path):
+    """A cancelled cluster job or a killed workflow gets SIGTERM: its MLflow run must not stay RUNNING forever."""
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    log = tmp_path / "step.log"
+    step = subprocess.Popen([sys.executable, "-c", STOPPED_STEP, str(tmp_path / "cfg.json"), str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert step.stdout.readline() == "training\n"  # inside the run
+    step.terminate()
+    _, err = step.communicate(timeout=60)
+    assert step.returncode == 143
+    assert err.strip().splitlines()[-1] == "needlework: stopped by SIGTERM" and "stopped by SIGTERM" in log.read_text()
+    db = f"{cfg['results_dir']}/mlflow.db"
+    assert _runs(db, "t.key = 'stage' and t.value = 'train'")[0][1:] == ("KILLED", "Terminated: stopped by SIGTERM")

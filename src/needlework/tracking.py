@@ -5,9 +5,10 @@ once, before any job); every workflow step opens a child run tagged with its sta
 config subtree as params, its metrics, and its small outputs as artifacts. The report step also logs its summary
 and the HTML report into the parent run. A sweep (`needlework.sweep`) adds one run above them all: each
 combination's parent run is its child (NEEDLEWORK_SWEEP_RUN_ID names it to every job).
-A step that fails leaves its run FAILED with the line it ended with as tag `error`; the workflow's end
-(`end_parent`, from Snakemake's onsuccess/onerror) sets the parent run FAILED (the failed steps' lines as its `error`)
-or, after a successful rerun, FINISHED again; a sweep whose combination failed ends FAILED (`fail_sweep`).
+A step that fails leaves its run FAILED with the line it ended with as tag `error` (KILLED when it was stopped:
+SIGTERM or Ctrl-C); the workflow's end (`end_parent`, from Snakemake's onsuccess/onerror) sets the parent run FAILED
+(the failed steps' lines as its `error`) or, after a successful rerun, FINISHED again; a sweep whose combination
+failed ends FAILED (`fail_sweep`).
 Error tags never hold the value of an environment variable that names a key, token, secret or password.
 """
 from __future__ import annotations
@@ -208,9 +209,11 @@ def stage_run(cfg: dict[str, Any], stage: str, key: str, params: dict[str, Any])
         try:
             yield recorder
         except BaseException as exc:  # the run ends FAILED (mlflow's context manager), with the step's last line
-            from needlework.stages.runtime import one_line
+            from needlework.stages.runtime import Terminated, one_line
 
             mlflow.set_tag(ERROR_TAG, scrub(one_line(exc)))
+            if isinstance(exc, Terminated | KeyboardInterrupt):  # stopped from outside: no failure of the step
+                mlflow.end_run("KILLED")
             raise
 
 

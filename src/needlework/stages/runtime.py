@@ -4,13 +4,18 @@ An expected failure (bad data or config, an unreachable endpoint, an offline hub
 step with one line, `needlework: <file>:<line>: <what is wrong> (<what to do>)`, on the console and in the log,
 and no traceback; a bug keeps its traceback (printed once). `NEEDLEWORK_DEBUG=1` shows tracebacks for all.
 The step's MLflow run (needlework.tracking.stage_run) ends FAILED with that line (`one_line`) as its `error` tag.
+A step stopped by SIGTERM (a cancelled cluster job, `kill`, Snakemake stopping its jobs) raises :class:`Terminated`
+in its main thread, so that its run ends KILLED and its outputs stay incomplete (Snakemake deletes them), and
+exits with 143 (128 + SIGTERM) after one line.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import time
 from collections.abc import Iterator
@@ -41,6 +46,28 @@ class _Tee:
         return self.streams[0].isatty()
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the step's main thread is (like KeyboardInterrupt for SIGINT), so that what is open
+    (an MLflow run, a file being written) is closed on the way out."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(f"stopped by {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the step runs (only the main thread may set a handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def step_log(log_path: str | Path) -> Iterator[logging.Logger]:
     """Send stdout, stderr and `logging` of a step to its log file as well as to the console."""
@@ -56,7 +83,11 @@ def step_log(log_path: str | Path) -> Iterator[logging.Logger]:
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         try:
-            yield logging.getLogger("needlework")
+            with _sigterm_raises():
+                yield logging.getLogger("needlework")
+        except Terminated as exc:
+            print(f"needlework: {exc}", file=sys.stderr)
+            raise SystemExit(128 + signal.SIGTERM) from None
         except Exception as exc:
             if expected(exc) and os.environ.get("NEEDLEWORK_DEBUG") != "1":
                 print(f"needlework: {describe(exc)}", file=sys.stderr)  # the console and the log file, once
