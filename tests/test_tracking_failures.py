@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -119,16 +120,18 @@ with step_log(sys.argv[2]), tracking.stage_run(cfg, "train", "k", {}):
 """
 
 
-def test_a_step_stopped_by_sigterm_ends_its_run_killed_with_one_line(cfg, tmp_path):
-    """A cancelled cluster job or a killed workflow gets SIGTERM: its MLflow run must not stay RUNNING forever."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_step_stopped_from_outside_ends_its_run_killed_with_one_line(cfg, tmp_path, stop):
+    """A cancelled cluster job or a killed workflow (SIGTERM), or Ctrl-C: the run must not stay RUNNING forever."""
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     log = tmp_path / "step.log"
     step = subprocess.Popen([sys.executable, "-c", STOPPED_STEP, str(tmp_path / "cfg.json"), str(log)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert step.stdout.readline() == "training\n"  # inside the run
-    step.terminate()
+    step.send_signal(stop)
     _, err = step.communicate(timeout=60)
-    assert step.returncode == 143
-    assert err.strip().splitlines()[-1] == "needlework: stopped by SIGTERM" and "stopped by SIGTERM" in log.read_text()
+    assert step.returncode == 128 + stop
+    line = f"stopped by {stop.name}"
+    assert err.strip().splitlines()[-1] == f"needlework: {line}" and line in log.read_text()
     db = f"{cfg['results_dir']}/mlflow.db"
-    assert _runs(db, "t.key = 'stage' and t.value = 'train'")[0][1:] == ("KILLED", "Terminated: stopped by SIGTERM")
+    assert _runs(db, "t.key = 'stage' and t.value = 'train'")[0][1:] == ("KILLED", line)

@@ -209,10 +209,10 @@ def stage_run(cfg: dict[str, Any], stage: str, key: str, params: dict[str, Any])
         try:
             yield recorder
         except BaseException as exc:  # the run ends FAILED (mlflow's context manager), with the step's last line
-            from needlework.stages.runtime import Terminated, one_line
+            from needlework.stages.runtime import one_line, stopped_by
 
             mlflow.set_tag(ERROR_TAG, scrub(one_line(exc)))
-            if isinstance(exc, Terminated | KeyboardInterrupt):  # stopped from outside: no failure of the step
+            if stopped_by(exc):  # stopped from outside: no failure of the step
                 mlflow.end_run("KILLED")
             raise
 

@@ -4,9 +4,9 @@ An expected failure (bad data or config, an unreachable endpoint, an offline hub
 step with one line, `needlework: <file>:<line>: <what is wrong> (<what to do>)`, on the console and in the log,
 and no traceback; a bug keeps its traceback (printed once). `NEEDLEWORK_DEBUG=1` shows tracebacks for all.
 The step's MLflow run (needlework.tracking.stage_run) ends FAILED with that line (`one_line`) as its `error` tag.
-A step stopped by SIGTERM (a cancelled cluster job, `kill`, Snakemake stopping its jobs) raises :class:`Terminated`
-in its main thread, so that its run ends KILLED and its outputs stay incomplete (Snakemake deletes them), and
-exits with 143 (128 + SIGTERM) after one line.
+A step stopped from outside, by SIGTERM (a cancelled cluster job, `kill`, Snakemake stopping its jobs; raised as
+:class:`Terminated` in its main thread) or by Ctrl-C, ends its run KILLED and exits with 128 + the signal's number
+after one line, `needlework: stopped by SIGTERM`; what it was writing stays incomplete (Snakemake deletes it).
 """
 from __future__ import annotations
 
@@ -51,8 +51,15 @@ class Terminated(BaseException):
     (an MLflow run, a file being written) is closed on the way out."""
 
 
+def stopped_by(exc: BaseException) -> signal.Signals | None:
+    """The signal that stopped a step from outside, None for any other failure."""
+    if isinstance(exc, Terminated):
+        return exc.args[0]
+    return signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(f"stopped by {signal.Signals(signum).name}")
+    raise Terminated(signal.Signals(signum))
 
 
 @contextlib.contextmanager
@@ -85,9 +92,9 @@ def step_log(log_path: str | Path) -> Iterator[logging.Logger]:
         try:
             with _sigterm_raises():
                 yield logging.getLogger("needlework")
-        except Terminated as exc:
-            print(f"needlework: {exc}", file=sys.stderr)
-            raise SystemExit(128 + signal.SIGTERM) from None
+        except (Terminated, KeyboardInterrupt) as exc:
+            print(f"needlework: {one_line(exc)}", file=sys.stderr)
+            raise SystemExit(128 + stopped_by(exc)) from None
         except Exception as exc:
             if expected(exc) and os.environ.get("NEEDLEWORK_DEBUG") != "1":
                 print(f"needlework: {describe(exc)}", file=sys.stderr)  # the console and the log file, once
@@ -121,6 +128,8 @@ def one_line(exc: BaseException) -> str:
     the `needlework: ` prefix), a bug as its type and message."""
     if expected(exc):
         return describe(exc)
+    if stopped_by(exc):
+        return f"stopped by {stopped_by(exc).name}"
     message = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
