@@ -108,9 +108,11 @@ def test_a_dry_run_writes_nothing_under_results(tmp_path):
 
 
 STOPPED_STEP = """
-import json, sys, time
+import json, signal, sys, time
 from needlework import tracking
 from needlework.stages.runtime import step_log
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as on a terminal (a background parent ignores it)
 
 cfg = json.loads(open(sys.argv[1]).read())
 tracking.init(cfg)
